@@ -1,0 +1,1 @@
+"""sensekit's domain apps (installed as the package ``sensekit.apps``)."""

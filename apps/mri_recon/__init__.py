@@ -1,0 +1,1 @@
+"""mri-recon: dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space."""

@@ -1,0 +1,158 @@
+"""The mri-recon app: configuration, datasets, simulation, run, scores and figure."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from sensekit.app.base import App, RunOutput, option
+from sensekit.io.errors import InputError
+from sensekit.io.hdf5 import DatasetSpec
+from sensekit.metrics import image_series_scores
+
+from . import calib, methods
+from .model import forward_model
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    method: str = option("ls", "reconstruction method", choices=tuple(methods.METHODS))
+    max_iter: int = option(100, "maximum number of iterations", min=1)
+    tol: float = option(1e-4, "stop when the relative change of the image (ls) or the CG residual "
+                              "(cg-sense) falls below this", min=0.0)
+    lam_l: float = option(0.03, "ls: nuclear-norm weight, as a fraction of the zero-filled Casorati "
+                                "matrix's largest singular value", min=0.0)
+    lam_s: float = option(0.003, "ls: temporal-Fourier l1 weight, as a fraction of the zero-filled series' "
+                                "largest temporal-Fourier coefficient", min=0.0)
+    momentum: bool = option(False, "ls: FISTA momentum (False = the paper's proximal-gradient iteration)")
+    lam: float = option(0.01, "cg-sense: Tikhonov weight relative to the operator norm (0 = none; then the "
+                             "iteration count regularises)", min=0.0)
+    calib: int = option(24, "size of the k-space centre used to estimate coil maps when sens_maps is absent",
+                        min=4)
+    check_every: int = option(5, "evaluate stop criteria and progress every k iterations (fewer GPU syncs)",
+                              min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    size: int = option(128, "image size (Y = X)", min=16, max=1024)
+    frames: int = option(20, "number of frames T", min=1, max=512)
+    coils: int = option(8, "number of receive coils C", min=1, max=64)
+    accel: float = option(6.0, "acceleration (fully sampled lines / sampled lines per frame)", min=1.0)
+    acs: int = option(8, "fully sampled central phase-encode lines in every frame", min=0)
+    noise: float = option(0.01, "complex Gaussian noise std relative to the peak image magnitude", min=0.0)
+    cycles: float = option(1.0, "heart beats over the series", min=0.0)
+
+
+class MRIRecon(App):
+    """Dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space.
+
+    Model: k-space = M · F · S · x + noise with per-frame sampling masks M, the
+    centred orthonormal 2-D FFT F and coil sensitivities S (supplied, or
+    estimated from the time-averaged centre of k-space).
+    """
+
+    name = "mri-recon"
+    summary = "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"
+    Config = Config
+    SimConfig = SimConfig
+    methods = {k: v[1] for k, v in methods.METHODS.items()}
+    inputs = (
+        DatasetSpec("kspace", ("T,C,Y,X",), ("complex",), True,
+                    "centred k-space (DC at index n//2, orthonormal FFT), zero where not sampled"),
+        DatasetSpec("mask", ("T,Y,X", "T,Y,1", "Y,X"), ("bool", "int", "float"), False,
+                    "1 where sampled; default: the non-zero entries of kspace"),
+        DatasetSpec("sens_maps", ("C,Y,X",), ("complex",), False,
+                    "coil sensitivities; estimated from the data when absent"),
+        DatasetSpec("image_ref", ("T,Y,X",), ("complex", "float"), False, "reference images for metrics"),
+    )
+    outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),)
+
+    # ------------------------------------------------------------------ data
+    def simulate(self, sim: SimConfig, generator):
+        from sensekit.sim import cartesian_mask, coil_maps, dynamic_phantom
+        from sensekit.linop import fftc
+
+        img = dynamic_phantom(sim.size, sim.frames, cycles=sim.cycles, generator=generator)
+        maps = coil_maps(sim.coils, (sim.size, sim.size))
+        mask = cartesian_mask(sim.frames, (sim.size, sim.size), sim.accel, acs=sim.acs, generator=generator)
+        k = fftc(img[:, None] * maps[None], dim=(-2, -1))
+        if sim.noise > 0:
+            from sensekit.core.random import randn
+            k = k + sim.noise * float(img.abs().max()) * randn(k.shape, dtype=k.dtype, generator=generator)
+        k = k * mask[:, None]
+        arrays = {
+            "kspace": k.numpy().astype(np.complex64),
+            "mask": mask.numpy(),
+            "image_ref": img.numpy().astype(np.complex64),
+        }
+        return arrays, {}
+
+    def prepare(self, arrays, attrs, layouts):
+        k = np.asarray(arrays["kspace"])
+        if k.ndim != 4:
+            raise InputError(f"dataset 'kspace' has shape {k.shape}, expected (T, C, Y, X)")
+        T, C, Y, X = k.shape
+        kspace = torch.from_numpy(k.astype(np.complex64 if k.dtype != np.complex128 else np.complex128))
+        if "mask" in arrays:
+            m = np.asarray(arrays["mask"])
+            if m.dtype.kind in "fiu" and not np.all((m == 0) | (m == 1)):
+                raise InputError("dataset 'mask' must hold only 0 and 1 values")
+            m = m != 0
+            lay = "".join(layouts.get("mask", []))
+            if m.ndim == 2:      # (Y, X) shared by all frames
+                m = np.broadcast_to(m[None], (T, Y, X))
+            elif lay == "TY1":
+                m = np.broadcast_to(m, (T, Y, X))
+            if m.shape != (T, Y, X):
+                raise InputError(f"dataset 'mask' has shape {np.asarray(arrays['mask']).shape}, "
+                                 f"expected (T, Y, X) = {(T, Y, X)}, (T, Y, 1) or (Y, X)")
+            mask = torch.from_numpy(np.array(m, dtype=bool))
+        else:
+            mask = torch.from_numpy(np.any(k != 0, axis=1))
+        if not bool(mask.any()):
+            raise InputError("no sampled k-space locations (mask is all zero)")
+        out = {"kspace": kspace * mask[:, None], "mask": mask}
+        if "sens_maps" in arrays:
+            s = np.asarray(arrays["sens_maps"])
+            if s.shape != (C, Y, X):
+                raise InputError(f"dataset 'sens_maps' has shape {s.shape}, expected (C, Y, X) = {(C, Y, X)}")
+            if not np.any(s != 0):
+                raise InputError("dataset 'sens_maps' is all zero")
+            out["sens_maps"] = torch.from_numpy(s.astype(np.complex64))
+        if "image_ref" in arrays:
+            r = np.asarray(arrays["image_ref"])
+            if r.shape != (T, Y, X):
+                raise InputError(f"dataset 'image_ref' has shape {r.shape}, expected (T, Y, X) = {(T, Y, X)}")
+            out["image_ref"] = torch.from_numpy(r)
+        return out
+
+    # ------------------------------------------------------------------ work
+    def maps_for(self, inputs, cfg):
+        if "sens_maps" in inputs:
+            return inputs["sens_maps"].to(torch.complex64)
+        return calib.lowres_maps(inputs["kspace"].to(torch.complex64), inputs["mask"], calib=cfg.calib)
+
+    def run(self, inputs, config, *, generator, callbacks=()):
+        k = inputs["kspace"].to(torch.complex64)
+        mask = inputs["mask"]
+        maps = self.maps_for(inputs, config)
+        E = forward_model(maps, mask, k.shape[0])
+        # scale-aware: normalise so that the zero-filled image has unit peak magnitude
+        scale = float(E.H(k).abs().max())
+        if scale == 0:
+            raise InputError("k-space is zero at every sampled location")
+        fn = methods.METHODS[config.method][0]
+        x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
+        return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
+                         info={"maps": maps, "scale": scale, **{k: v for k, v in info.items() if k == "stop_reason"}})
+
+    def score(self, outputs, inputs):
+        if "image_ref" not in inputs:
+            return {}
+        return image_series_scores(outputs["recon"], inputs["image_ref"])
+
+    def figure(self, inputs, outputs, path, config, *, fmt="png"):
+        from .figures import recon_figure
+        recon_figure(self, inputs, outputs, path, config, fmt=fmt)

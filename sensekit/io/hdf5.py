@@ -1,0 +1,305 @@
+"""HDF5 input and output per CONTRACTS.md.
+
+Reading is lazy (datasets are validated from their metadata on open and read
+one sample at a time); writing is atomic (a temporary file in the target
+folder, then ``os.replace``), so a failed run never leaves a partial file.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+_KINDS = {"complex": "c", "float": "f", "int": "iu", "bool": "b"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of an app's input or output.
+
+    Parameters
+    ----------
+    name : dataset name at the file root.
+    layouts : accepted axis layouts, e.g. ``("T,C,Y,X",)``; a token that is an
+        integer is a fixed size (``"T,Y,1"``).  A leading ``N`` (samples) is
+        always allowed in addition.
+    kinds : accepted dtype kinds among ``complex``, ``float``, ``int``, ``bool``.
+    required : whether the dataset must be present.
+    doc : one line for ``sensekit info``.
+    """
+
+    name: str
+    layouts: tuple
+    kinds: tuple = ("float",)
+    required: bool = True
+    doc: str = ""
+
+    def describe(self) -> str:
+        req = "required" if self.required else "optional"
+        return f"{self.name} ({' | '.join(self.layouts)}; {'/'.join(self.kinds)}; {req}): {self.doc}"
+
+
+def _tokens(layout: str):
+    return [t.strip() for t in layout.split(",") if t.strip()]
+
+
+@dataclasses.dataclass
+class Resolved:
+    name: str
+    layout: list       # tokens without N
+    has_n: bool
+    shape: tuple
+
+
+def _dtype_ok(dtype: np.dtype, kinds) -> bool:
+    if dtype.names is not None and set(dtype.names) == {"real", "imag"}:  # MATLAB-style compound complex
+        return "complex" in kinds
+    return any(dtype.kind in _KINDS[k] for k in kinds)
+
+
+def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtypes: dict,
+                    axes_attrs: dict) -> dict:
+    """Match each present dataset to a layout; check dtypes and that named axes agree.
+
+    Returns ``{name: Resolved}``; raises :class:`InputError` with a one-line
+    message naming the file, the dataset and what was expected.
+    """
+    out: dict = {}
+    file_has_n = None
+    sizes: dict = {}
+    for spec in specs:
+        if spec.name not in shapes:
+            if spec.required:
+                raise InputError(f"{path}: missing dataset '{spec.name}' (expected {' or '.join(spec.layouts)})")
+            continue
+        shape, dtype = shapes[spec.name], dtypes[spec.name]
+        if not _dtype_ok(dtype, spec.kinds):
+            raise InputError(f"{path}: dataset '{spec.name}' has dtype {dtype}, expected {'/'.join(spec.kinds)}")
+        if int(np.prod(shape)) == 0:
+            raise InputError(f"{path}: dataset '{spec.name}' is empty (shape {shape})")
+        attr = axes_attrs.get(spec.name)
+        cands = []
+        for lay in spec.layouts:
+            toks = _tokens(lay)
+            cands.append((toks, False))
+            cands.append((toks, True))
+        if attr is not None:
+            want = _tokens(attr)
+            chosen = [(t, n) for t, n in cands if (["N"] + t if n else t) == want]
+            if not chosen:
+                raise InputError(f"{path}: dataset '{spec.name}' has axes attribute '{attr}', expected "
+                                 f"{' or '.join(spec.layouts)} (optionally with a leading N)")
+        else:
+            chosen = [(t, n) for t, n in cands if len(t) + n == len(shape)]
+            if file_has_n is not None:  # prefer agreeing with the file's sample axis
+                chosen.sort(key=lambda c: c[1] != file_has_n)
+        res = None
+        for toks, has_n in chosen:
+            if len(toks) + has_n != len(shape):
+                continue
+            dims = shape[1:] if has_n else shape
+            if any(t.isdigit() and int(t) != d for t, d in zip(toks, dims)):
+                continue
+            res = Resolved(spec.name, toks, has_n, tuple(shape))
+            break
+        if res is None:
+            raise InputError(f"{path}: dataset '{spec.name}' has shape {tuple(shape)}, expected "
+                             f"{' or '.join('(' + l + ')' for l in spec.layouts)} (optionally with a leading N)")
+        if res.has_n:
+            if file_has_n is False and out:
+                first = next(iter(out))
+                raise InputError(f"{path}: dataset '{spec.name}' has a leading sample axis N but '{first}' has none")
+            file_has_n = True
+            nsz = shape[0]
+            if sizes.setdefault("N", nsz) != nsz:
+                raise InputError(f"{path}: dataset '{spec.name}' has {nsz} samples, expected {sizes['N']}")
+        elif file_has_n is None:
+            file_has_n = False
+        dims = shape[1:] if res.has_n else shape
+        for t, d in zip(res.layout, dims):
+            if t.isdigit():
+                continue
+            if t in sizes and sizes[t] != d:
+                raise InputError(f"{path}: dataset '{spec.name}' has {t}={d}, but another dataset has {t}={sizes[t]}")
+            sizes.setdefault(t, d)
+        out[spec.name] = res
+    return out
+
+
+class H5Input:
+    """Lazy, validated reader of an app input file.
+
+    ``with H5Input(path, specs) as f: f.n_samples; f.sample(i)`` — ``sample``
+    returns ``{name: ndarray}`` for one sample (the ``N`` axis removed), checked
+    for NaN/Inf.  The file is opened read-only and never modified.
+    """
+
+    def __init__(self, path: str, specs: Sequence[DatasetSpec]):
+        import h5py
+
+        self.path, self.specs = str(path), list(specs)
+        if not os.path.exists(self.path):
+            raise InputError(f"{self.path}: file not found")
+        if os.path.isdir(self.path):
+            raise InputError(f"{self.path}: is a directory, expected an HDF5 file")
+        if os.path.getsize(self.path) == 0:
+            raise InputError(f"{self.path}: file is empty, expected an HDF5 file")
+        try:
+            if not h5py.is_hdf5(self.path):
+                raise InputError(f"{self.path}: not an HDF5 file")
+            self._f = h5py.File(self.path, "r")
+        except InputError:
+            raise
+        except Exception as e:  # truncated or corrupt files
+            raise InputError(f"{self.path}: cannot open as HDF5 ({_short(e)}); is the file truncated?") from None
+        try:
+            shapes, dtypes, attrs = {}, {}, {}
+            for spec in self.specs:
+                if spec.name in self._f:
+                    d = self._f[spec.name]
+                    if not hasattr(d, "shape"):
+                        raise InputError(f"{self.path}: '{spec.name}' is a group, expected a dataset")
+                    shapes[spec.name], dtypes[spec.name] = tuple(d.shape), d.dtype
+                    a = d.attrs.get("axes")
+                    if a is not None:
+                        attrs[spec.name] = a.decode() if isinstance(a, bytes) else str(a)
+            self.resolved = resolve_layouts(self.path, self.specs, shapes, dtypes, attrs)
+        except Exception:
+            self._f.close()
+            raise
+        ns = [r.shape[0] for r in self.resolved.values() if r.has_n]
+        self.has_n = bool(ns)
+        self.n_samples = ns[0] if ns else 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self._f.close()
+
+    @property
+    def names(self):
+        return list(self.resolved)
+
+    def attrs(self, name: str) -> dict:
+        out = {}
+        for k, v in self._f[name].attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out
+
+    def layout(self, name: str) -> list:
+        return self.resolved[name].layout
+
+    def sample(self, i: int) -> dict:
+        if not 0 <= i < self.n_samples:
+            raise IndexError(i)
+        out = {}
+        for name, res in self.resolved.items():
+            try:
+                arr = self._f[name][i] if res.has_n else self._f[name][()]
+            except Exception as e:
+                raise InputError(f"{self.path}: cannot read dataset '{name}' ({_short(e)}); "
+                                 f"is the file truncated?") from None
+            arr = np.asarray(arr)
+            if arr.dtype.names is not None and set(arr.dtype.names) == {"real", "imag"}:
+                arr = arr["real"] + 1j * arr["imag"]
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                raise InputError(f"{self.path}: dataset '{name}' contains NaN or Inf values")
+            out[name] = arr
+        return out
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:160]
+
+
+def _jsonable(v):
+    if isinstance(v, str):  # str subclasses (e.g. torch's TorchVersion) become plain str
+        return str(v)
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, default=str)
+    return v
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ".h5"):
+    """Yield a temporary path next to ``path``; rename onto it only on success."""
+    path = os.path.abspath(str(path))
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: output folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_h5(path: str, datasets: dict, *, attrs: dict | None = None, groups: dict | None = None,
+             dataset_attrs: dict | None = None) -> None:
+    """Write datasets (and attribute-only groups) atomically.
+
+    Parameters
+    ----------
+    datasets : {name: (array, axes)} with ``axes`` a string such as ``"T,Y,X"``
+        (or None); written at the root with an ``axes`` attribute.
+    attrs : root attributes.
+    groups : {group name: {attr: scalar}} (e.g. ``provenance``, ``metrics``).
+    dataset_attrs : {dataset name: {attr: value}} extra attributes.
+    """
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for name, (arr, axes) in datasets.items():
+                arr = np.asarray(arr)
+                kw = {"compression": "gzip", "compression_opts": 4} if arr.size > 4096 else {}
+                d = f.create_dataset(name, data=arr, **kw)
+                if axes:
+                    d.attrs["axes"] = axes
+                for k, v in (dataset_attrs or {}).get(name, {}).items():
+                    d.attrs[k] = _jsonable(v)
+            for k, v in (attrs or {}).items():
+                f.attrs[k] = _jsonable(v)
+            for g, items in (groups or {}).items():
+                grp = f.create_group(g)
+                for k, v in items.items():
+                    grp.attrs[k] = _jsonable(v)
+            f.flush()
+
+
+def read_group_attrs(path: str, group: str) -> dict:
+    """Attributes of a group as plain Python values."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        out = {}
+        for k, v in f[group].attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out

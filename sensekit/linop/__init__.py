@@ -1,0 +1,19 @@
+"""Linear operators: a small algebra of torch modules with adjoints.
+
+Every operator acts on ``(*batch, *in_shape)`` tensors and passes the contract
+checks in :mod:`sensekit.testing` (dot test, linearity, normal, batching,
+device/dtype, autograd = adjoint).
+"""
+from .base import LinOp, Adjoint, Compose, Sum, Scale, Identity, cast_like
+from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Pad, Crop, AxisSum
+from .fourier import FFT, fftc, ifftc
+from .diff import FiniteDiff
+from .sense import Sense
+from .tensor import Unfold
+from .norm import opnorm
+
+__all__ = [
+    "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
+    "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum",
+    "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
+]

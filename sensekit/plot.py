@@ -1,0 +1,36 @@
+"""Figure helpers shared by apps and the gallery (matplotlib, Agg backend, imported lazily)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pyplot():
+    """matplotlib.pyplot with a non-interactive backend."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def to_image(x) -> np.ndarray:
+    """Magnitude of a tensor/array as a float numpy array."""
+    try:
+        import torch
+        if torch.is_tensor(x):
+            x = x.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.abs(np.asarray(x)).astype(np.float64)
+
+
+def show(ax, img, title: str = "", vmax: float | None = None, cmap: str = "gray", vmin: float = 0.0):
+    im = ax.imshow(to_image(img), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
+def save(fig, path: str, fmt: str = "png", dpi: int = 120) -> None:
+    fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)

@@ -1,0 +1,217 @@
+"""The solver driver: composable stop criteria, history, callbacks.
+
+A solver holds hyper-parameters only and exposes ``init(problem, x0) -> state``
+and ``step(problem, state) -> state``; states are dataclasses (values, never
+mutated).  :func:`solve` runs any solver::
+
+    res = solve(FISTA(), problem, stop=MaxIter(200) | RelChange(1e-6), check_every=5)
+    res.x, res.history, res.stop_reason
+
+Stop criteria are evaluated every ``check_every`` iterations (and at the last
+one), so a CUDA run synchronises with the host only then.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Iterable
+
+import torch
+
+
+# ----------------------------------------------------------------------------- stop criteria
+class Stop:
+    """A stop criterion: ``check(info) -> reason or None``; combine with ``|`` and ``&``."""
+
+    def check(self, info: dict) -> str | None:
+        raise NotImplementedError
+
+    def max_iter(self) -> int | None:
+        """The iteration at which this criterion surely stops (None if unbounded)."""
+        return None
+
+    def __or__(self, other: "Stop") -> "Stop":
+        return AnyOf(self, other)
+
+    def __and__(self, other: "Stop") -> "Stop":
+        return AllOf(self, other)
+
+
+class AnyOf(Stop):
+    def __init__(self, *crits: Stop):
+        self.crits = [c for crit in crits for c in (crit.crits if isinstance(crit, AnyOf) else [crit])]
+
+    def check(self, info):
+        for c in self.crits:
+            r = c.check(info)
+            if r:
+                return r
+        return None
+
+    def max_iter(self):
+        ms = [m for m in (c.max_iter() for c in self.crits) if m is not None]
+        return min(ms) if ms else None
+
+    def __repr__(self):
+        return " | ".join(map(repr, self.crits))
+
+
+class AllOf(Stop):
+    def __init__(self, *crits: Stop):
+        self.crits = list(crits)
+
+    def check(self, info):
+        rs = [c.check(info) for c in self.crits]
+        return " & ".join(rs) if all(rs) else None
+
+    def max_iter(self):
+        ms = [c.max_iter() for c in self.crits]
+        return None if any(m is None for m in ms) else max(ms)
+
+    def __repr__(self):
+        return " & ".join(map(repr, self.crits))
+
+
+class MaxIter(Stop):
+    """Stop after ``n`` iterations."""
+
+    def __init__(self, n: int):
+        if int(n) < 1:
+            raise ValueError(f"MaxIter needs n >= 1, got {n}")
+        self.n = int(n)
+
+    def check(self, info):
+        return f"max_iter={self.n}" if info["iter"] >= self.n else None
+
+    def max_iter(self):
+        return self.n
+
+    def __repr__(self):
+        return f"MaxIter({self.n})"
+
+
+class _Threshold(Stop):
+    key = ""
+
+    def __init__(self, tol: float):
+        self.tol = float(tol)
+
+    def check(self, info):
+        v = info.get(self.key)
+        return f"{self.key}<{self.tol:g}" if v is not None and v < self.tol else None
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.tol:g})"
+
+
+class RelChange(_Threshold):
+    """Stop when ‖x_k − x_{k−1}‖ / ‖x_k‖ < tol."""
+
+    key = "rel_change"
+
+
+class Residual(_Threshold):
+    """Stop when the solver's own residual measure (e.g. CG's ‖r‖/‖b‖) < tol."""
+
+    key = "residual"
+
+
+class Timeout(Stop):
+    """Stop after ``seconds`` of wall time."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+
+    def check(self, info):
+        return f"timeout={self.seconds:g}s" if info["time"] >= self.seconds else None
+
+
+# ----------------------------------------------------------------------------- result and driver
+@dataclasses.dataclass
+class Result:
+    """What :func:`solve` returns."""
+
+    x: torch.Tensor
+    state: Any
+    history: list
+    stop_reason: str
+    iterations: int
+    wall_time: float
+
+
+def _rel_change(x, prev):
+    if isinstance(x, (tuple, list)):
+        num = sum(float(torch.linalg.vector_norm(a - b)) ** 2 for a, b in zip(x, prev)) ** 0.5
+        den = sum(float(torch.linalg.vector_norm(a)) ** 2 for a in x) ** 0.5
+    else:
+        num = float(torch.linalg.vector_norm(x - prev))
+        den = float(torch.linalg.vector_norm(x))
+    return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
+def solve(solver, problem, *, x0=None, stop: Stop | None = None,
+          callbacks: Iterable[Callable[[dict, Any], None]] = (), check_every: int = 1,
+          record_objective: bool = False) -> Result:
+    """Run ``solver`` on ``problem`` until ``stop`` says so.
+
+    Parameters
+    ----------
+    solver : object with ``init(problem, x0)`` and ``step(problem, state)``;
+        optional ``measure(problem, state, prev) -> dict`` (extra history
+        entries such as ``residual``), ``objective(problem, state)`` and
+        ``default_stop()``.
+    problem : the problem object the solver understands.
+    x0 : Tensor, optional
+        Starting point (the solver's default otherwise).
+    stop : Stop, optional
+        Defaults to ``solver.default_stop()``.
+    callbacks : callables ``cb(info, state)`` run at every check.
+    check_every : int
+        Evaluate criteria and callbacks every k iterations (and at the last).
+    record_objective : bool
+        Add the objective value to the history (costs an evaluation per check).
+
+    Returns
+    -------
+    Result
+    """
+    if stop is None:
+        stop = solver.default_stop() if hasattr(solver, "default_stop") else MaxIter(100)
+    limit = stop.max_iter()
+    if limit is None:
+        raise ValueError(f"stop criterion {stop!r} has no iteration bound; combine it with MaxIter(n)")
+    check_every = max(1, int(check_every))
+    callbacks = list(callbacks)
+    t0 = time.perf_counter()
+    state = solver.init(problem, x0)
+    history: list = []
+    it, reason = 0, ""
+    while True:
+        prev = state
+        state = solver.step(problem, state)
+        it += 1
+        if it % check_every and it < limit:
+            continue
+        info = {"iter": it, "time": time.perf_counter() - t0,
+                "rel_change": _rel_change(state.x, prev.x)}
+        if hasattr(solver, "measure"):
+            info.update(solver.measure(problem, state, prev))
+        if record_objective and hasattr(solver, "objective"):
+            info["objective"] = float(solver.objective(problem, state))
+        history.append(info)
+        for cb in callbacks:
+            cb(info, state)
+        r = stop.check(info)
+        if r:
+            reason = r
+            break
+        if it >= limit:  # guard for criteria combined with &
+            reason = f"max_iter={limit}"
+            break
+    return Result(x=state.x, state=state, history=history, stop_reason=reason, iterations=it,
+                  wall_time=time.perf_counter() - t0)
+
+
+def default_stop(max_iter: int, tol: float | None) -> Stop:
+    s = MaxIter(max_iter)
+    return s if tol is None or tol <= 0 else s | RelChange(tol)
