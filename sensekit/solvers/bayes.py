@@ -306,12 +306,18 @@ def kron_sbl(dictionaries: Sequence[torch.Tensor], y: torch.Tensor, *, mstep: st
       of the leading singular triplet of Λ reshaped to ``N_1 × rest``; repeat on
       ``σ₁|v₁|`` reshaped, the last factor taking the remaining vector.
 
+    AM is the exact EM M-step (block coordinate descent on a function convex
+    in ``log γ_d``), so the likelihood decreases monotonically, but EM then
+    progresses slowly and the authors' 1e-2 pruning can remove weak true
+    entries before it has converged; SVD is an approximation that the paper
+    reports (and our benchmark finds) to be faster and more accurate.
+
     References
     ----------
     Y. He, G. Joseph, "Bayesian algorithms for Kronecker-structured sparse
     vector recovery with application to IRS-MIMO channel estimation", IEEE
-    Trans. Signal Process., 2024 (arXiv:2307.05454); authors' MATLAB code
-    YanbinHe/JournalKroSBL.
+    Trans. Signal Process. (arXiv:2307.14719); authors' MATLAB code
+    YanbinHe/JournalKroSBL (read for the algorithm; not copied).
 
     Examples
     --------
