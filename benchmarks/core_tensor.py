@@ -23,7 +23,6 @@ Quality: ``rel_err`` = ‖T − T̂‖/‖T‖ against the noisy input for decom
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import sys
 import time

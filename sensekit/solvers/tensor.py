@@ -220,13 +220,12 @@ def _mttkrp(T, factors, n):
     contracts the trailing modes with their Khatri–Rao product, an
     elementwise product and a sum contract the leading ones.
     """
-    d = T.ndim
     conj = [f.conj() if f.is_complex() else f for f in factors]
     P = math.prod(T.shape[:n])
     Q = math.prod(T.shape[n + 1:])
     W = T.reshape(P, T.shape[n], Q)
-    if Q == 1:                                                 # last mode: one GEMM
-        return W[:, :, 0].mT @ khatri_rao(conj[:n])
+    if Q == 1:  # last mode: one GEMM, arranged so that T is read in its memory order
+        return (khatri_rao(conj[:n]).mT @ W[:, :, 0]).mT
     W = W @ khatri_rao(conj[n + 1:])                           # (P, I_n, R)
     if P > 1:
         return (W * khatri_rao(conj[:n]).unsqueeze(1)).sum(0)
