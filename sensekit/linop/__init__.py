@@ -9,11 +9,12 @@ from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Pad, Crop, Ax
 from .fourier import FFT, fftc, ifftc
 from .diff import FiniteDiff
 from .sense import Sense
-from .tensor import Unfold
+from .tensor import Unfold, ModeProduct, Kron, unfold, fold, mode_dot, multi_mode_dot, khatri_rao
 from .norm import opnorm
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
     "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
+    "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
 ]

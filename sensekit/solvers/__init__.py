@@ -19,3 +19,17 @@ __all__ = [
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
     "lowrank_plus_sparse",
 ]
+
+# --- tensor, sparse and subspace solvers (core-tensor) ------------------------------------------
+from .tensor import hosvd, truncated_hosvd, tucker, tucker_to_tensor, cp_als, cp_to_tensor
+from .sparse import omp, tensor_omp, TensorOMPResult, sbl, kron_sbl, SBLResult, KronSBLResult
+from .subspace import (sample_covariance, forward_backward, spatial_smoothing, model_order, music_spectrum,
+                       music, root_music, unitary_esprit, esprit)
+
+__all__ += [
+    "hosvd", "truncated_hosvd", "tucker", "tucker_to_tensor", "cp_als", "cp_to_tensor",
+    "omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult",
+    "sample_covariance", "forward_backward", "spatial_smoothing", "model_order", "music_spectrum",
+    "music", "root_music", "unitary_esprit", "esprit",
+]
+# --- end tensor, sparse and subspace solvers ----------------------------------------------------
