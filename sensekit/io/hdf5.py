@@ -248,6 +248,9 @@ def atomic_path(path: str, suffix: str = ".h5"):
         raise InputError(f"{path}: output folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp's 0600 would make every output private
     try:
         yield tmp
         os.replace(tmp, path)
