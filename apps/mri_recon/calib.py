@@ -60,6 +60,39 @@ def _patch_rows(sampled: torch.Tensor, ry: int, rx: int, kernel: int) -> torch.T
     return s.unfold(0, kernel, 1).unfold(1, kernel, 1).all(dim=-1).all(dim=-1)
 
 
+def _central_run(full_rows: torch.Tensor) -> int:
+    """Length of the run of True values that contains the centre index n // 2."""
+    n = full_rows.numel()
+    c = n // 2
+    if not bool(full_rows[c]):
+        return 0
+    lo = c
+    while lo > 0 and bool(full_rows[lo - 1]):
+        lo -= 1
+    hi = c
+    while hi < n - 1 and bool(full_rows[hi + 1]):
+        hi += 1
+    return hi - lo + 1
+
+
+def fitted_kernel(mask: torch.Tensor, *, calib: int = 24, kernel: int = 6) -> int:
+    """The ESPIRiT kernel side used for this mask: ``kernel``, reduced so that the fully sampled centre spans
+    at least about twice the kernel in each direction (a kernel as wide as the calibration region leaves too
+    few shifted patches to separate signal from null space); 0 when not even a 3 × 3 kernel fits."""
+    sampled = mask.any(dim=0)
+    Y, X = sampled.shape
+    side = 0                     # largest fully sampled centred square
+    while side < min(Y, X) and bool(sampled[Y // 2 - (side + 1) // 2: Y // 2 - (side + 1) // 2 + side + 1,
+                                            X // 2 - (side + 1) // 2: X // 2 - (side + 1) // 2 + side + 1].all()):
+        side += 1
+    if side == 0:
+        return 0
+    rows = sampled[:, X // 2 - side // 2: X // 2 - side // 2 + side].all(dim=1)
+    cols = sampled[Y // 2 - side // 2: Y // 2 - side // 2 + side, :].all(dim=0)
+    k = min(kernel, _central_run(rows) // 2, _central_run(cols) // 2)
+    return k if k >= 3 else 0
+
+
 def calibration_matrix(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int = 24, kernel: int = 6):
     """The ESPIRiT/GRAPPA calibration matrix: the fully sampled ``kernel × kernel`` patches of the centre.
 
@@ -96,7 +129,7 @@ def calibration_matrix(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int =
     r = torch.view_as_real(k[:, y0:y0 + ry, x0:x0 + rx])           # (C, ry, rx, 2)
     pat = r.unfold(1, kernel, 1).unfold(2, kernel, 1)               # (C, py, px, 2, k, k)
     pat = pat.permute(1, 2, 0, 4, 5, 3)[full]                       # (P, C, k, k, 2)
-    return torch.view_as_complex(pat.contiguous()).reshape(pat.shape[0], -1), (ry, rx)
+    return torch.view_as_complex(pat.contiguous()).reshape(pat.shape[0], C * kernel * kernel), (ry, rx)
 
 
 def espirit_maps(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int = 24, kernel: int = 6,
@@ -112,7 +145,8 @@ def espirit_maps(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int = 24, k
     calib : int
         Side of the central k-space block searched for calibration patches.
     kernel : int
-        Side of the k-space kernel.
+        Side of the k-space kernel; reduced (not below 3) when the fully sampled
+        centre is narrower than twice the kernel (see :func:`fitted_kernel`).
     thresh : float
         Keep the right singular vectors of the calibration matrix whose singular
         value is at least ``thresh`` times the largest (the signal subspace V∥).
@@ -154,6 +188,10 @@ def espirit_maps(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int = 24, k
     from sensekit.io.errors import InputError
 
     T, C, Y, X = kspace.shape
+    kernel = fitted_kernel(mask, calib=calib, kernel=kernel)
+    if kernel == 0:
+        raise InputError(f"ESPIRiT: the centre of k-space has no fully sampled block of at least 6×6 samples "
+                         f"(autocalibration region); use coil_method=lowres or supply sens_maps")
     A, region = calibration_matrix(kspace, mask, calib=calib, kernel=kernel)
     P = A.shape[0]
     if 2 * P < C * kernel * kernel:

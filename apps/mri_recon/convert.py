@@ -31,7 +31,8 @@ _AXES = set("XYZCTN_")
 @dataclasses.dataclass(frozen=True)
 class ConvertConfig:
     kind: str = option("auto", "what the source array holds: kspace, image, or auto (real arrays are images; "
-                               "complex ones are k-space when their energy is concentrated at the array centre)",
+                               "complex ones are k-space when they have several coils or their energy is "
+                               "concentrated at the array centre)",
                        choices=("auto", "kspace", "image"))
     variable: str = option("", "MATLAB variable to convert (default: the largest numeric array)")
     dims: str = option("", "axis names of the source array in its own order (MATLAB/BART), from X, Y, Z, C "
@@ -205,8 +206,8 @@ def convert(src: str, fmt: str, cfg: ConvertConfig, generator: torch.Generator):
     if not np.all(np.isfinite(a)):
         raise InputError(f"{src}: the data contain NaN or Inf values")
     kind = preset or cfg.kind
-    if kind == "auto":
-        kind = "kspace" if a.dtype.kind == "c" and _looks_like_kspace(a) else "image"
+    if kind == "auto":   # multi-channel complex data are coil k-space (image sources have one channel)
+        kind = "kspace" if a.dtype.kind == "c" and (a.shape[2] > 1 or _looks_like_kspace(a)) else "image"
     from sensekit.io.cfl import cfl_base
 
     data_file = cfl_base(src) + ".cfl" if fmt == "cfl" else src
