@@ -122,11 +122,11 @@ def _read_source(src: str, fmt: str, cfg: ConvertConfig):
         arr = arrays[name]
         if arr.ndim < 2 or min(arr.shape[:2]) < 2:
             raise InputError(f"{src}: variable {name!r} has shape {arr.shape}, expected at least a 2-D image grid")
+        kind = cfg.kind if cfg.kind != "auto" else ("kspace" if arr.dtype.kind == "c" and _looks_like_kspace(
+            np.moveaxis(arr, (0, 1), (-1, -2))) else "image")
         if cfg.dims:
             names = _parse_dims(cfg.dims, arr.ndim, src)
         else:
-            kind = cfg.kind if cfg.kind != "auto" else ("kspace" if arr.dtype.kind == "c" and _looks_like_kspace(
-                np.moveaxis(arr, (0, 1), (-1, -2))) else "image")
             img_names = {2: ["X", "Y"], 3: ["X", "Y", "T"]}
             ksp_names = {2: ["X", "Y"], 3: ["X", "Y", "C"], 4: ["X", "Y", "Z", "C"], 5: ["X", "Y", "Z", "C", "T"]}
             table = ksp_names if kind == "kspace" else img_names
@@ -134,7 +134,7 @@ def _read_source(src: str, fmt: str, cfg: ConvertConfig):
                 raise InputError(f"{src}: variable {name!r} has {arr.ndim} dimensions {arr.shape}; "
                                  f"name its axes with --set dims=...")
             names = table[arr.ndim]
-        return arr, names, None, None, {"source_variable": name}
+        return arr, names, kind, None, {"source_variable": name}
     if fmt == "cfl":
         arr = cfl.read_cfl(src, squeeze_trailing=False)
         names = cfl_axis_names(arr.shape, src) if not cfg.dims else _parse_dims(cfg.dims, arr.ndim, src)
@@ -194,6 +194,8 @@ def _reference(path: str) -> np.ndarray:
         if not arrs:
             raise InputError(f"{path}: no array for a reference image")
         a = max(arrs, key=lambda v: v.size)
+        if a.ndim > 3:
+            raise InputError(f"{path}: reference array has shape {a.shape}, expected (x, y) or (x, y, frame)")
         return to_contract(a, ["X", "Y", "T"][:a.ndim], path)[0]
     raise InputError(f"{path}: a reference must be a .cfl or .mat file, got {fmt}")
 

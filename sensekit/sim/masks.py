@@ -6,6 +6,11 @@ import math
 import torch
 
 
+def _check_accel(accel: float) -> None:
+    if not accel >= 1:
+        raise ValueError(f"acceleration must be >= 1, got {accel}")
+
+
 def _line_density(n: int, power: float, dtype=torch.float64):
     k = torch.abs(torch.arange(n, dtype=dtype) - n // 2) / (n / 2)
     return torch.clamp(1.0 - k, min=0.0) ** power + 1e-3
@@ -23,8 +28,7 @@ def variable_density_lines(n_frames: int, n_lines: int, accel: float, *, acs: in
     -------
     Tensor of bool, shape (n_frames, n_lines)
     """
-    if accel < 1:
-        raise ValueError(f"acceleration must be >= 1, got {accel}")
+    _check_accel(accel)
     n_keep = max(1, int(round(n_lines / accel)))
     acs = min(acs, n_keep, n_lines)
     centre = n_lines // 2
@@ -76,8 +80,7 @@ def variable_density_points(n_frames: int, shape: tuple, accel: float, *, acs: i
     -------
     Tensor of bool, shape (n_frames, Y, X)
     """
-    if accel < 1:
-        raise ValueError(f"acceleration must be >= 1, got {accel}")
+    _check_accel(accel)
     ny, nx = shape
     n_keep = max(1, int(round(ny * nx / accel)))
     core = torch.zeros(ny, nx, dtype=torch.bool)
@@ -113,8 +116,7 @@ def equispaced_lines(n_frames: int, n_lines: int, accel: float, *, acs: int = 8,
     -------
     Tensor of bool, shape (n_frames, n_lines)
     """
-    if accel < 1:
-        raise ValueError(f"acceleration must be >= 1, got {accel}")
+    _check_accel(accel)
     n_keep = max(1, int(round(n_lines / accel)))
     acs_idx = _acs_block(n_lines, min(acs, n_keep))
     n_out = n_keep - len(acs_idx)
@@ -163,8 +165,7 @@ def golden_angle_spokes(n_frames: int, shape: tuple, accel: float, *, start: int
     -------
     Tensor of bool, shape (n_frames, Y, X)
     """
-    if accel < 1:
-        raise ValueError(f"acceleration must be >= 1, got {accel}")
+    _check_accel(accel)
     ny, nx = shape
     target = max(1, int(math.ceil(ny * nx / accel)))
     n_pts = 2 * max(ny, nx) + 1
