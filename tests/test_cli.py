@@ -28,7 +28,7 @@ def invoke(*args):
 def test_help_lists_only_working_commands():
     r = invoke("--help")
     assert r.exit_code == 0
-    for cmd in ("apps", "info", "run", "simulate"):
+    for cmd in ("apps", "info", "run", "simulate", "convert"):
         assert cmd in r.output
     assert "batch" not in r.output and "gallery" not in r.output
 
@@ -83,7 +83,10 @@ def test_simulate_then_run(tmp_path):
     with h5py.File(sim) as f:
         assert f["kspace"].shape == (4, 2, 32, 32) and f["kspace"].attrs["axes"] == "T,C,Y,X"
         assert "image_ref" in f and "mask" in f
+    # 32 lines at acceleration 6 leave no autocalibration block for ESPIRiT (the default coil_method): exit 3
     r = invoke("run", "mri-recon", "--input", sim, "--method", "zero-filled")
+    assert r.exit_code == 3 and "coil_method=lowres" in r.output
+    r = invoke("run", "mri-recon", "--input", sim, "--method", "zero-filled", "--set", "coil_method=lowres")
     assert r.exit_code == 0 and "psnr=" in r.output
 
 

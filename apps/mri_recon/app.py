@@ -10,8 +10,10 @@ from sensekit.app.base import App, RunOutput, option
 from sensekit.io.errors import InputError
 from sensekit.io.hdf5 import DatasetSpec
 from sensekit.metrics import image_series_scores
+from sensekit.sim.masks import PATTERNS
 
 from . import calib, methods
+from .convert import ConvertConfig
 from .model import forward_model
 
 
@@ -28,8 +30,16 @@ class Config:
     momentum: bool = option(False, "ls: FISTA momentum (False = the paper's proximal-gradient iteration)")
     lam: float = option(0.01, "cg-sense: Tikhonov weight relative to the operator norm (0 = none; then the "
                              "iteration count regularises)", min=0.0)
-    calib: int = option(24, "size of the k-space centre used to estimate coil maps when sens_maps is absent",
-                        min=4)
+    coil_method: str = option("espirit", "coil maps when sens_maps is absent: espirit (eigenvector maps from the "
+                                         "autocalibration region) or lowres (smoothed low-resolution coil images)",
+                              choices=tuple(calib.COIL_METHODS))
+    calib: int = option(24, "side of the k-space centre used to estimate coil maps when sens_maps is absent "
+                            "(espirit grows it along fully sampled directions when it holds too few patches)", min=4)
+    espirit_kernel: int = option(6, "espirit: k-space kernel side", min=2)
+    espirit_thresh: float = option(0.02, "espirit: keep calibration singular vectors above this fraction of the "
+                                         "largest singular value", min=0.0, max=1.0)
+    espirit_crop: float = option(0.9, "espirit: zero the maps where the largest eigenvalue is below this",
+                                 min=0.0, max=1.0)
     check_every: int = option(5, "evaluate stop criteria and progress every k iterations (fewer GPU syncs)",
                               min=1)
 
@@ -43,6 +53,8 @@ class SimConfig:
     acs: int = option(8, "fully sampled central phase-encode lines in every frame", min=0)
     noise: float = option(0.01, "complex Gaussian noise std relative to the peak image magnitude", min=0.0)
     cycles: float = option(1.0, "heart beats over the series", min=0.0)
+    pattern: str = option("vd-lines", "sampling pattern: " + "; ".join(f"{k}: {v}" for k, v in PATTERNS.items()),
+                          choices=tuple(PATTERNS))
 
 
 class MRIRecon(App):
@@ -71,12 +83,13 @@ class MRIRecon(App):
 
     # ------------------------------------------------------------------ data
     def simulate(self, sim: SimConfig, generator):
-        from sensekit.sim import cartesian_mask, coil_maps, dynamic_phantom
+        from sensekit.sim import coil_maps, dynamic_phantom, sampling_mask
         from sensekit.linop import fftc
 
         img = dynamic_phantom(sim.size, sim.frames, cycles=sim.cycles, generator=generator)
         maps = coil_maps(sim.coils, (sim.size, sim.size))
-        mask = cartesian_mask(sim.frames, (sim.size, sim.size), sim.accel, acs=sim.acs, generator=generator)
+        mask = sampling_mask(sim.pattern, sim.frames, (sim.size, sim.size), sim.accel, acs=sim.acs,
+                             generator=generator)
         k = fftc(img[:, None] * maps[None], dim=(-2, -1))
         if sim.noise > 0:
             from sensekit.core.random import randn
@@ -128,11 +141,26 @@ class MRIRecon(App):
             out["image_ref"] = torch.from_numpy(r)
         return out
 
+    def open_input(self, path):
+        """fastMRI-layout and ISMRMRD files read directly (slices become samples N); None for contract files."""
+        from .readers import open_input
+        return open_input(self, path)
+
+    ConvertConfig = ConvertConfig
+
+    def convert(self, src, fmt, config, generator):
+        from .convert import convert
+        return convert(src, fmt, config, generator)
+
     # ------------------------------------------------------------------ work
     def maps_for(self, inputs, cfg):
         if "sens_maps" in inputs:
             return inputs["sens_maps"].to(torch.complex64)
-        return calib.lowres_maps(inputs["kspace"].to(torch.complex64), inputs["mask"], calib=cfg.calib)
+        k = inputs["kspace"].to(torch.complex64)
+        if cfg.coil_method == "espirit":
+            return calib.espirit_maps(k, inputs["mask"], calib=cfg.calib, kernel=cfg.espirit_kernel,
+                                      thresh=cfg.espirit_thresh, crop=cfg.espirit_crop)
+        return calib.lowres_maps(k, inputs["mask"], calib=cfg.calib)
 
     def run(self, inputs, config, *, generator, callbacks=()):
         k = inputs["kspace"].to(torch.complex64)

@@ -142,6 +142,8 @@ class App:
     outputs: tuple = ()
     #: method name -> one-line description (the choices of Config.method)
     methods: dict = {}
+    #: options of ``sensekit convert`` (None: the app has no converter)
+    ConvertConfig: type = None
 
     # -- data
     def simulate(self, sim, generator: torch.Generator) -> tuple[dict, dict]:
@@ -151,6 +153,13 @@ class App:
     def prepare(self, arrays: dict, attrs: dict, layouts: dict) -> dict:
         """Validate one sample beyond the declared specs and turn it into tensors (CPU)."""
         raise NotImplementedError
+
+    def convert(self, src: str, fmt: str, config, generator: torch.Generator) -> tuple[dict, dict]:
+        """Another format's file as contract datasets: ``({name: (array, axes)}, {root attr: value})``.
+
+        ``fmt`` is the name :func:`sensekit.io.detect_format` gave the source.
+        """
+        raise NotImplementedError(f"{self.name} has no converter")
 
     # -- work
     def run(self, inputs: dict, config, *, generator: torch.Generator, callbacks: Sequence[Callable] = ()) -> RunOutput:

@@ -1,4 +1,5 @@
-"""Input and output: the HDF5 contract (and readers for other formats as apps need them).
+"""Input and output: the HDF5 contract, and readers for MATLAB .mat (v5 and v7.3), BART .cfl/.hdr,
+fastMRI-layout HDF5 and ISMRMRD raw data (the last through the optional ``ismrmrd`` extra).
 
 Attributes are imported lazily so that the CLI's light commands stay fast.
 """
@@ -8,6 +9,9 @@ from .errors import InputError, ConfigError
 
 _ATTRS = {name: "hdf5" for name in ("DatasetSpec", "H5Input", "write_h5", "read_group_attrs", "atomic_path",
                                      "resolve_layouts")}
+_ATTRS.update({"load_mat": "matlab", "mat_version": "matlab", "read_cfl": "cfl", "write_cfl": "cfl",
+               "read_fastmri": "fastmri", "is_fastmri": "fastmri", "read_ismrmrd": "mrd", "is_ismrmrd": "mrd",
+               "parse_ismrmrd_header": "mrd", "detect_format": "formats", "FORMATS": "formats"})
 
 __all__ = ["InputError", "ConfigError"] + sorted(_ATTRS)
 

@@ -17,6 +17,9 @@ import numpy as np
 
 from .errors import InputError
 
+_UMASK = os.umask(0o022)   # read once, at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
+
 _KINDS = {"complex": "c", "float": "f", "int": "iu", "bool": "b"}
 
 
@@ -248,6 +251,7 @@ def atomic_path(path: str, suffix: str = ".h5"):
         raise InputError(f"{path}: output folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp's 0600 would make every output private
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,0 +1,156 @@
+"""MATLAB ``.mat`` files: v4/v5/v7 through scipy, v7.3 (HDF5) through h5py.
+
+Both versions come back the same way: ``{name: value}`` with numeric arrays in
+MATLAB's own dimension order (as ``scipy.io.loadmat`` gives them).  A v7.3 file
+stores every array with its dimensions reversed (HDF5 is row-major, MATLAB
+column-major) and complex numbers as a compound ``{real, imag}``; both are
+undone here.  Structs become dicts, cell arrays lists, ``char`` arrays ``str``.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import InputError
+
+_V73_MAGIC = b"MATLAB 7.3 MAT-file"
+
+
+def mat_version(path) -> str:
+    """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file."""
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise InputError(f"{p}: file not found")
+    if os.path.getsize(p) == 0:
+        raise InputError(f"{p}: file is empty, expected a MATLAB .mat file")
+    with open(p, "rb") as fh:
+        head = fh.read(128)
+    import h5py
+
+    if h5py.is_hdf5(p):
+        return "7.3"
+    if head.startswith(b"MATLAB 5.0 MAT-file") or head[:116].startswith(b"MATLAB"):
+        return "5"
+    try:
+        import scipy.io.matlab as sm
+
+        major, _ = sm.matfile_version(p)
+    except Exception:
+        raise InputError(f"{p}: not a MATLAB .mat file (no v5 header, not HDF5)") from None
+    return "4" if major == 0 else "5"
+
+
+def load_mat(path, *, variables=None) -> dict:
+    """Read the variables of a MATLAB ``.mat`` file of any version.
+
+    Parameters
+    ----------
+    path : str or path-like
+    variables : sequence of str, optional
+        Names to read (default: all).  A name that is absent raises InputError.
+
+    Returns
+    -------
+    dict
+        ``{name: ndarray | dict | list | str}``; arrays in MATLAB dimension order,
+        complex where MATLAB stored complex, ``bool`` for ``logical``.
+    """
+    p = os.fspath(path)
+    version = mat_version(p)
+    want = None if variables is None else [str(v) for v in variables]
+    out = _load_v73(p, want) if version == "7.3" else _load_v5(p, want)
+    if want is not None:
+        missing = [v for v in want if v not in out]
+        if missing:
+            raise InputError(f"{p}: no variable {missing[0]!r} (found: {', '.join(sorted(out)) or 'none'})")
+    if not out:
+        raise InputError(f"{p}: the .mat file holds no variables")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- v5
+def _load_v5(path, want):
+    import scipy.io as sio
+
+    try:
+        raw = sio.loadmat(path, variable_names=want, struct_as_record=False, squeeze_me=False)
+    except Exception as e:
+        raise InputError(f"{path}: cannot read as a MATLAB v5 file ({_short(e)}); is it truncated?") from None
+    return {k: _from_v5(v) for k, v in raw.items() if not k.startswith("__")}
+
+
+def _from_v5(v):
+    from scipy.io.matlab import mat_struct
+
+    if isinstance(v, mat_struct):
+        return {f: _from_v5(getattr(v, f)) for f in v._fieldnames}
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind == "U":
+            return "".join(v.ravel().tolist()) if v.ndim <= 1 or v.shape[0] <= 1 else [
+                "".join(r) for r in v.tolist()]
+        if v.dtype == object:
+            if v.size == 1 and isinstance(v.flat[0], mat_struct):
+                return _from_v5(v.flat[0])
+            return [_from_v5(x) for x in v.ravel(order="F")]
+    return v
+
+
+# ---------------------------------------------------------------------------------------------- v7.3
+def _load_v73(path, want):
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception as e:
+        raise InputError(f"{path}: cannot open MATLAB v7.3 (HDF5) file ({_short(e)}); is it truncated?") from None
+    with f:
+        out = {}
+        for name in f:
+            if name.startswith("#") or (want is not None and name not in want):
+                continue
+            try:
+                out[name] = _from_h5(f, f[name])
+            except InputError:
+                raise
+            except Exception as e:
+                raise InputError(f"{path}: cannot read MATLAB variable {name!r} ({_short(e)})") from None
+        return out
+
+
+def _mclass(obj) -> str:
+    c = obj.attrs.get("MATLAB_class", b"")
+    return c.decode() if isinstance(c, bytes) else str(c)
+
+
+def _from_h5(f, obj):
+    import h5py
+
+    cls = _mclass(obj)
+    if isinstance(obj, h5py.Group):  # struct (or an object we read field by field)
+        return {k: _from_h5(f, obj[k]) for k in obj if not k.startswith("#")}
+    if obj.attrs.get("MATLAB_empty", 0):
+        dims = tuple(int(d) for d in np.asarray(obj[()]).ravel()[::-1]) if obj.size else (0, 0)
+        return "" if cls == "char" else np.zeros(dims)
+    data = obj[()]
+    if cls == "cell" or (data.dtype == object and obj.dtype.kind == "O"):
+        refs = np.asarray(data)
+        return [_from_h5(f, f[r]) for r in refs.T.ravel(order="F")]
+    arr = np.asarray(data)
+    if arr.dtype.names is not None:
+        if set(arr.dtype.names) == {"real", "imag"}:
+            arr = arr["real"] + 1j * arr["imag"]
+        else:
+            raise InputError(f"unsupported compound dtype {arr.dtype} in variable {obj.name!r}")
+    arr = arr.T  # HDF5 row-major -> MATLAB column-major dimension order
+    if cls == "char":
+        return "".join(chr(c) for c in arr.ravel(order="F")) if arr.ndim <= 1 or arr.shape[0] <= 1 else [
+            "".join(chr(c) for c in row) for row in arr]
+    if cls == "logical":
+        return arr.astype(bool)
+    return np.ascontiguousarray(arr) if arr.ndim else arr
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:160]
