@@ -11,9 +11,11 @@ from .diff import FiniteDiff
 from .sense import Sense
 from .tensor import Unfold
 from .norm import opnorm
+from .sensing import MatrixSensing  # core-lowrank
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
     "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
+    "MatrixSensing",  # core-lowrank
 ]
