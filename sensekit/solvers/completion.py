@@ -227,7 +227,9 @@ def completion_problem(M: torch.Tensor, mask: torch.Tensor, *, sketch_size: int 
     _check_matrix("complete", M)
     if not torch.is_tensor(mask) or mask.dtype != torch.bool:
         raise TypeError("complete: mask must be a bool tensor")
-    mask = torch.broadcast_to(mask.to(M.device), M.shape)
+    if mask.device != M.device:
+        raise ValueError(f"complete: mask is on {mask.device} but M on {M.device}")
+    mask = torch.broadcast_to(mask, M.shape)
     m, n = M.shape[-2:]
     Mb, maskb = M.reshape(-1, m, n), mask.reshape(-1, m, n)
     B = Mb.shape[0]

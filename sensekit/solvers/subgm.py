@@ -92,8 +92,8 @@ def subgm(A: LinOp, y: torch.Tensor, rank: int, *, alpha: float = 1e-6, step: fl
 
     Parameters
     ----------
-    A : LinOp, in_shape (n, n), e.g. :class:`~sensekit.linop.MatrixSensing`
-    y : Tensor, shape (..., m)
+    A : LinOp, in_shape (n, n), real, e.g. :class:`~sensekit.linop.MatrixSensing`
+    y : Tensor, shape (..., m), real
         ``y = A(X*) + s`` with s sparse (arbitrarily large) outliers and/or noise.
     rank : int
         Factor width r' ≥ rank(X*) (the method is agnostic to over-estimation).
