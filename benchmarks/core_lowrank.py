@@ -65,7 +65,8 @@ def bench_pcp(quick):
     import sensekit as sk
     n, r = (150, 5) if quick else (400, 10)
     g = torch.Generator().manual_seed(1)
-    L0 = torch.randn(n, r, dtype=torch.float64, generator=g) @ torch.randn(r, n, dtype=torch.float64, generator=g) / n ** 0.5
+    L0 = torch.randn(n, r, dtype=torch.float64, generator=g) @ torch.randn(r, n, dtype=torch.float64, generator=g)
+    L0 = L0 / n ** 0.5
     S0 = torch.zeros(n, n, dtype=torch.float64)
     idx = torch.randperm(n * n, generator=g)[:int(0.05 * n * n)]
     S0.view(-1)[idx] = torch.sign(torch.randn(idx.numel(), dtype=torch.float64, generator=g))

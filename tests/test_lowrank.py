@@ -8,19 +8,9 @@ import torch
 import sensekit as sk
 from sensekit.core.random import randn
 
+from lowrank_helpers import one_thread, rel as _rel  # noqa: F401 (autouse fixture)
+
 S = sk.solvers
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _rel(a, b):
-    return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
 
 
 def _planted_lowrank(m, n, r, *, dtype=torch.float64, seed=0, batch=()):

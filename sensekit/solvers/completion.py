@@ -37,54 +37,31 @@ class _Side:
         self.n_tgt, self.n_feat, self.batch_id = n_tgt, n_feat, self.tgt // n_per_batch
         self.crow, self.counts = _crow(self.tgt, n_tgt)
         self.s = sketch_size
+        # padded layout: pad[t, c] = feature of target t's c-th observation (n_feat = a zero row)
+        cmax = max(int(self.counts.max()) if self.counts.numel() else 0, 1)
+        self.pos = torch.arange(self.tgt.numel(), device=self.tgt.device) - self.crow[:-1][self.tgt]
+        self.pad = torch.full((n_tgt, cmax), n_feat, dtype=torch.long, device=self.tgt.device)
+        self.pad[self.tgt, self.pos] = self.feat
         if sketch_size:
             # CountSketch of each target's rows: bucket h ∈ [0, s) and sign ±1 per observation
             gdev = generator.device if generator is not None else self.tgt.device
-            n_obs = self.tgt.numel()
-            h = torch.randint(0, sketch_size, (n_obs,), generator=generator, device=gdev).to(self.tgt.device)
-            sign = torch.randint(0, 2, (n_obs,), generator=generator, device=gdev).to(self.tgt.device) * 2 - 1
-            rows = self.tgt * sketch_size + h
-            o = torch.argsort(rows * n_feat + self.feat)
-            self.sk_order, self.sk_rows, self.sk_sign = o, rows[o], sign[o]
-            self.sk_crow, _ = _crow(self.sk_rows, n_tgt * sketch_size)
-            self.sk_col = self.feat[o]
-        else:
-            # padded layout for exact Gram matrices: pad[t, c] = feature index (n_feat = zero row)
-            cmax = int(self.counts.max()) if self.counts.numel() else 0
-            start = self.crow[:-1]
-            pos = torch.arange(self.tgt.numel(), device=self.tgt.device) - start[self.tgt]
-            self.pad = torch.full((n_tgt, max(cmax, 1)), n_feat, dtype=torch.long, device=self.tgt.device)
-            self.pad[self.tgt, pos] = self.feat
+            shape = (n_tgt, cmax)
+            self.hash = torch.randint(0, sketch_size, shape, generator=generator, device=gdev).to(self.tgt.device)
+            self.sign = torch.randint(0, 2, shape, generator=generator, device=gdev).to(self.tgt.device) * 2 - 1
 
     def size(self):
         return (self.n_tgt, self.n_feat)
 
-    def AHb(self, values, F):
-        """Σ_i conj(f_i) b_ti for every target t: (n_tgt, k)."""
-        return _csr(self.crow, self.feat, values, self.size()) @ F.conj()
+    def padded(self, values):
+        """Observed values as (n_tgt, cmax), zero on the padding."""
+        out = values.new_zeros(self.pad.shape)
+        out[self.tgt, self.pos] = values
+        return out
 
     def Ax(self, X, F):
-        """f_iᵀ x_t at every observation (this side's order)."""
+        """f_iᵀ x_t at every observation (this side's order): a sampled dense-dense product."""
         S = _csr(self.crow, self.feat, torch.zeros(self.feat.numel(), dtype=X.dtype, device=X.device), self.size())
         return torch.sparse.sampled_addmm(S, X, F.mT.contiguous(), beta=0.0).values()
-
-    def gram(self, F, chunk=256):
-        """Σ_{i∈Ω_t} conj(f_i) f_iᵀ for every target (exact normal matrices)."""
-        k = F.shape[-1]
-        Fz = torch.cat([F, F.new_zeros(1, k)])
-        G = F.new_empty(self.n_tgt, k, k)
-        for a in range(0, self.n_tgt, chunk):
-            Fb = Fz[self.pad[a:a + chunk]]
-            G[a:a + chunk] = Fb.mH @ Fb
-        return G
-
-    def sketch(self, F, values):
-        """CountSketch S_t A_t (n_tgt, s, k) and S_t b_t (n_tgt, s) of every target's problem."""
-        sign = self.sk_sign.to(F.real.dtype)
-        SA = _csr(self.sk_crow, self.sk_col, sign.to(F.dtype), (self.n_tgt * self.s, self.n_feat)) @ F
-        Sb = values.new_zeros(self.n_tgt * self.s).index_add_(0, self.sk_rows, sign.to(values.dtype) *
-                                                              values[self.sk_order])
-        return SA.view(self.n_tgt, self.s, -1), Sb.view(self.n_tgt, self.s)
 
 
 def _ridge(G):
@@ -102,30 +79,54 @@ def _bdot(a, b):
     return (a.conj() * b).sum(-1).real
 
 
-def solve_targets(side: _Side, F, values, *, method: str, inner_iter: int):
-    """Least squares ``min_x ‖A_t x − b_t‖`` for every target t (A_t: rows f_iᵀ, i ∈ Ω_t)."""
-    if method == "exact":
-        Lc = torch.linalg.cholesky_ex(_ridge(side.gram(F)))[0]
-        return _chol_solve(Lc, side.AHb(values, F))
-    SA, Sb = side.sketch(F, values)
+def _sketched_lstsq(Fb, b, hash_, sign, s, inner_iter):
+    """Sketch-preconditioned CG for min ‖Fb x − b‖ on a block of targets: Fb (c, q, k), b (c, q)."""
+    c, q, k = Fb.shape
+    sg = sign.to(Fb.real.dtype)
+    SA = Fb.new_zeros(c, s, k).scatter_add_(1, hash_[..., None].expand(c, q, k), sg[..., None] * Fb)
+    Sb = b.new_zeros(c, s).scatter_add_(1, hash_, sg * b)
     Lc = torch.linalg.cholesky_ex(_ridge(SA.mH @ SA))[0]      # preconditioner Rᴴ R = (SA)ᴴ SA
     x = _chol_solve(Lc, (SA.mH @ Sb[..., None])[..., 0])       # sketch-and-solve start
-    # preconditioned CG on AᴴA x = Aᴴb, batched over targets (per-target step sizes)
-    r = side.AHb(values - side.Ax(x, F), F)
+    FbH = Fb.mH
+    r = (FbH @ (b - (Fb @ x[..., None])[..., 0])[..., None])[..., 0]   # Aᴴ(b − A x)
     z = _chol_solve(Lc, r)
     p, rz = z, _bdot(r, z)
     tiny = torch.finfo(rz.dtype).tiny
-    for _ in range(inner_iter):
-        q = side.AHb(side.Ax(p, F), F)
-        pq = _bdot(p, q)
+    for _ in range(inner_iter):                                 # preconditioned CG on AᴴA x = Aᴴb
+        qv = (FbH @ (Fb @ p[..., None]))[..., 0]
+        pq = _bdot(p, qv)
         a = torch.where(pq > tiny, rz / torch.clamp(pq, min=tiny), torch.zeros_like(rz)).to(x.dtype)
         x = x + a[:, None] * p
-        r = r - a[:, None] * q
+        r = r - a[:, None] * qv
         z = _chol_solve(Lc, r)
         rz_new = _bdot(r, z)
         beta = torch.where(rz > tiny, rz_new / torch.clamp(rz, min=tiny), torch.zeros_like(rz)).to(x.dtype)
         p, rz = z + beta[:, None] * p, rz_new
     return x
+
+
+def solve_targets(side: _Side, F, values, *, method: str, inner_iter: int, block_elems: int = 1 << 22):
+    """Least squares ``min_x ‖A_t x − b_t‖`` for every target t (A_t: rows f_iᵀ, i ∈ Ω_t).
+
+    Targets are processed in blocks of at most ``block_elems`` gathered entries
+    (a memory bound, not a loop over rows): each block gathers its rows of F
+    once, O(|Ω_block| k), and solves all its regressions with batched products.
+    """
+    k = F.shape[-1]
+    Fz = torch.cat([F, F.new_zeros(1, k)])
+    bpad = side.padded(values)
+    q = side.pad.shape[1]
+    step = max(1, block_elems // (q * k))
+    out = F.new_empty(side.n_tgt, k)
+    for a in range(0, side.n_tgt, step):
+        Fb, b = Fz[side.pad[a:a + step]], bpad[a:a + step]
+        if method == "exact":
+            Lc = torch.linalg.cholesky_ex(_ridge(Fb.mH @ Fb))[0]
+            out[a:a + step] = _chol_solve(Lc, (Fb.mH @ b[..., None])[..., 0])
+        else:
+            out[a:a + step] = _sketched_lstsq(Fb, b, side.hash[a:a + step], side.sign[a:a + step], side.s,
+                                              inner_iter)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,8 +293,9 @@ def complete(M: torch.Tensor, mask: torch.Tensor, rank: int, *, tol: float = 1e-
     and the sketch-and-solve start ``x₀``, then a few preconditioned CG steps
     refine it, O(|Ω| k) each — O(|Ω|k + n s k²) per half-step instead of the
     O(|Ω| k² + n k³) of exact normal equations.  All regressions of a
-    half-step run batched (sparse CSR products, sampled dense-dense products
-    and batched Cholesky), with no loop over rows or columns.  All samples are
+    half-step run batched (rows gathered into a padded block, batched
+    products and Cholesky; blocks only bound the memory), with no loop over
+    rows or columns.  All samples are
     reused in every iteration (the theory's fresh sample split per iteration
     and its row-norm clipping of U₀ are not applied).
 
