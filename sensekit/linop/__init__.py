@@ -11,10 +11,12 @@ from .diff import FiniteDiff
 from .sense import Sense
 from .tensor import Unfold, ModeProduct, Kron, unfold, fold, mode_dot, multi_mode_dot, khatri_rao
 from .norm import opnorm
+from .sensing import MatrixSensing
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
     "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
     "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
+    "MatrixSensing",
 ]

@@ -2,7 +2,13 @@
 
 ``solve(solver, problem, stop=..., callbacks=..., check_every=k)`` runs any
 solver; the plain functions (:func:`cg`, :func:`fista`, :func:`pdhg`,
-:func:`admm`, …) wrap the common cases.
+:func:`admm`, :func:`pcp`, :func:`cp_als`, …) wrap the common cases.
+
+Groups: generic first-order and Krylov methods; low rank (randomised SVD,
+PCP, GoDec, robust SVD by density power divergence, matrix completion,
+factored matrix sensing, sub-gradient robust recovery, L+S); tensors (HOSVD,
+Tucker/HOOI, CP-ALS); sparse (OMP, tensor OMP, SBL, Kronecker SBL); subspace
+(covariance estimation, AIC/MDL, MUSIC, root-MUSIC, ESPRIT).
 """
 from .base import (Stop, AnyOf, AllOf, MaxIter, RelChange, Residual, Timeout, Result, solve,
                    default_stop)
@@ -12,24 +18,28 @@ from .fista import FISTA, fista
 from .pdhg import PDHG, pdhg
 from .admm import ADMM, admm
 from .lps import lowrank_plus_sparse
+# low rank
+from .rsvd import rsvd, range_finder
+from .rpca import PCP, pcp, GoDec, godec
+from .robust_svd import RankOneDPD, rsvd_dpd
+from .completion import AltMin, complete
+from .sensing import SensingProblem, FactoredGD, factored_gd
+from .subgm import SubGM, subgm
+# tensors, sparse, subspace
+from .tensor import hosvd, truncated_hosvd, tucker, tucker_to_tensor, cp_als, cp_to_tensor
+from .sparse import omp, tensor_omp, TensorOMPResult, sbl, kron_sbl, SBLResult, KronSBLResult
+from .subspace import (sample_covariance, forward_backward, spatial_smoothing, model_order, music_spectrum,
+                       music, root_music, unitary_esprit, esprit)
 
 __all__ = [
     "Stop", "AnyOf", "AllOf", "MaxIter", "RelChange", "Residual", "Timeout", "Result", "solve", "default_stop",
     "LinearSystem", "LeastSquares", "Composite", "PrimalDual",
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
     "lowrank_plus_sparse",
-]
-
-# --- tensor, sparse and subspace solvers (core-tensor) ------------------------------------------
-from .tensor import hosvd, truncated_hosvd, tucker, tucker_to_tensor, cp_als, cp_to_tensor
-from .sparse import omp, tensor_omp, TensorOMPResult, sbl, kron_sbl, SBLResult, KronSBLResult
-from .subspace import (sample_covariance, forward_backward, spatial_smoothing, model_order, music_spectrum,
-                       music, root_music, unitary_esprit, esprit)
-
-__all__ += [
+    "rsvd", "range_finder", "PCP", "pcp", "GoDec", "godec", "RankOneDPD", "rsvd_dpd", "AltMin", "complete",
+    "SensingProblem", "FactoredGD", "factored_gd", "SubGM", "subgm",
     "hosvd", "truncated_hosvd", "tucker", "tucker_to_tensor", "cp_als", "cp_to_tensor",
     "omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult",
     "sample_covariance", "forward_backward", "spatial_smoothing", "model_order", "music_spectrum",
     "music", "root_music", "unitary_esprit", "esprit",
 ]
-# --- end tensor, sparse and subspace solvers ----------------------------------------------------
