@@ -12,10 +12,12 @@ from .fista import FISTA, fista
 from .pdhg import PDHG, pdhg
 from .admm import ADMM, admm
 from .lps import lowrank_plus_sparse
+from .hqs import HQS, hqs
+from .terms import tv_term, nuclear_term, sparse_term, on_block
 
 __all__ = [
     "Stop", "AnyOf", "AllOf", "MaxIter", "RelChange", "Residual", "Timeout", "Result", "solve", "default_stop",
     "LinearSystem", "LeastSquares", "Composite", "PrimalDual",
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
-    "lowrank_plus_sparse",
+    "lowrank_plus_sparse", "HQS", "hqs", "tv_term", "nuclear_term", "sparse_term", "on_block",
 ]
