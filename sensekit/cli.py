@@ -194,7 +194,9 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
         def progress(i, n):
             if quiet:
                 return []
-            total = getattr(cfg, "max_iter", 100)
+            # an app whose max_iter defaults per method (None) tells the real bound itself
+            total = app.expected_iterations(cfg) if hasattr(app, "expected_iterations") else \
+                (getattr(cfg, "max_iter", None) or 100)
             label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "")
             return [ProgressBar(total, label)]
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sensekit.cli import main
 from sensekit.io import read_group_attrs
 
-from helpers import fft2c, outside_mri_file
+from helpers import fft2c, outside_mri_file, rat_cine_file as _rat_cine_file
 
 
 def run(*args):
@@ -124,42 +124,6 @@ def test_coil_map_estimate_matches_truth():
 
 
 # ------------------------------------------------------------------------------------------- real data
-def _rat_cine_file(path, *, accel, coils=8, noise=0.01, seed=0):
-    """The rat cine (real magnitude images) with k-space simulated by an outside script: 8 coils,
-    per-frame variable-density Cartesian masks, complex Gaussian noise (simulated acquisition)."""
-    import scipy.io as sio
-    from conftest import require_data
-    src = require_data("mri/rat_cardiac_cine_8frames.mat")
-    img = np.transpose(sio.loadmat(src)["image0"], (2, 1, 0)).astype(np.float64)  # (T, Y, X)
-    img /= img.max()
-    T, Y, X = img.shape
-    rng = np.random.default_rng(seed)
-    yy, xx = np.meshgrid(np.linspace(-1, 1, Y), np.linspace(-1, 1, X), indexing="ij")
-    maps = []
-    for c in range(coils):
-        th = 2 * np.pi * c / coils
-        d2 = (yy - 1.4 * np.sin(th)) ** 2 + (xx - 1.4 * np.cos(th)) ** 2
-        maps.append(np.exp(1j * (np.arctan2(yy - 1.4 * np.sin(th), xx - 1.4 * np.cos(th)) + th)) / (1 + d2))
-    maps = np.stack(maps)
-    maps /= np.sqrt(np.sum(np.abs(maps) ** 2, axis=0, keepdims=True))
-    k = fft2c(img[:, None] * maps[None])
-    k += noise * (rng.standard_normal(k.shape) + 1j * rng.standard_normal(k.shape)) / np.sqrt(2)
-    n_lines = int(round(Y / accel))
-    dens = np.clip(1 - np.abs(np.arange(Y) - Y // 2) / (Y / 2), 0, 1) ** 2 + 1e-3
-    dens[Y // 2 - 4:Y // 2 + 4] = 0
-    lines = np.zeros((T, Y), bool)
-    for t in range(T):
-        lines[t, Y // 2 - 4:Y // 2 + 4] = True
-        lines[t, rng.choice(Y, n_lines - 8, replace=False, p=dens / dens.sum())] = True
-    with h5py.File(path, "w") as f:
-        f["kspace"] = (k * lines[:, None, :, None]).astype(np.complex64)
-        f["kspace"].attrs["axes"] = "T,C,Y,X"
-        f["mask"] = lines[:, :, None].astype(np.uint8)
-        f["mask"].attrs["axes"] = "T,Y,1"
-        f["image_ref"] = img.astype(np.float32)
-    return Y / lines.sum(1).mean()
-
-
 @pytest.mark.realdata
 @pytest.mark.parametrize("accel", [6, 8])
 def test_rat_cine_ls_beats_baselines(tmp_path, accel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from sensekit.io.hdf5 import DatasetSpec
 from sensekit.metrics import image_series_scores
 from sensekit.sim.masks import PATTERNS
 
-from . import calib, methods
+from . import calib, methods, params
 from .convert import ConvertConfig
 from .model import forward_model
 
@@ -20,9 +21,29 @@ from .model import forward_model
 @dataclasses.dataclass(frozen=True)
 class Config:
     method: str = option("ls", "reconstruction method", choices=tuple(methods.METHODS))
-    max_iter: int = option(100, "maximum number of iterations", min=1)
-    tol: float = option(1e-4, "stop when the relative change of the image (ls) or the CG residual "
-                              "(cg-sense) falls below this", min=0.0)
+    max_iter: Optional[int] = option(None, "maximum number of iterations; " + params.defaults_help("max_iter"),
+                                     min=1)
+    tol: float = option(1e-4, "stop when the relative change of the iterate (or the CG residual for "
+                              "cg-sense) falls below this (0 = run max_iter iterations)", min=0.0)
+    lam_tv: Optional[float] = option(None, "rdledm/tv/kt-slr: isotropic spatial TV weight, a fraction of the "
+                                           "zero-filled peak; " + params.defaults_help("lam_tv"), min=0.0)
+    lam_tt: Optional[float] = option(None, "rdledm/tv/kt-slr: temporal TV weight, a fraction of the zero-filled "
+                                           "peak; " + params.defaults_help("lam_tt"), min=0.0)
+    lam_nuc: Optional[float] = option(None, "rdledm/kt-slr: Casorati (T x YX) nuclear-norm weight, a fraction "
+                                            "of its largest singular value at the zero-filled series; "
+                                            + params.defaults_help("lam_nuc"), min=0.0)
+    lam_nuc2: Optional[float] = option(None, "rdledm: X x (T*Y) unfolding nuclear-norm weight, a fraction of "
+                                             "its largest singular value; " + params.defaults_help("lam_nuc2"),
+                                       min=0.0)
+    beta: Optional[float] = option(None, "rdledm: weight of the image-domain error term (beta/2)||E||^2 "
+                                         "(large = no error component); " + params.defaults_help("beta"),
+                                   min=0.0)
+    p: float = option(1.0, "kt-slr: Schatten-p exponent of the Casorati penalty (1 = nuclear norm, convex; "
+                           "< 1 non-convex as in the paper)", min=0.05, max=1.0)
+    lam_w: Optional[float] = option(None, "wavelet: l1 weight of the wavelet detail coefficients, a fraction "
+                                          "of the zero-filled peak; " + params.defaults_help("lam_w"), min=0.0)
+    wavelet: str = option("db4", "wavelet: PyWavelets orthogonal family of the 2-D DWT",
+                          choices=("haar", "db2", "db4", "db6", "db8", "sym4", "sym8", "coif2"))
     lam_l: float = option(0.03, "ls: nuclear-norm weight, as a fraction of the zero-filled Casorati "
                                 "matrix's largest singular value", min=0.0)
     lam_s: float = option(0.003, "ls: temporal-Fourier l1 weight, as a fraction of the zero-filled series' "
@@ -153,6 +174,10 @@ class MRIRecon(App):
         return convert(src, fmt, config, generator)
 
     # ------------------------------------------------------------------ work
+    def expected_iterations(self, cfg) -> int:
+        """The iteration bound of the configured method (for progress bars)."""
+        return int(params.value(cfg, cfg.method, "max_iter"))
+
     def maps_for(self, inputs, cfg):
         if "sens_maps" in inputs:
             return inputs["sens_maps"].to(torch.complex64)
@@ -173,6 +198,10 @@ class MRIRecon(App):
             raise InputError("k-space is zero at every sampled location")
         fn = methods.METHODS[config.method][0]
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
+        # Pixels with no coil sensitivity (ESPIRiT's crop) are unobservable: the data cannot fix them and
+        # a regulariser may fill them with anything, so they are set to zero (as BART's pics does).
+        observed = torch.sum(maps.abs() ** 2, dim=0) > 0
+        x = torch.where(observed, x, torch.zeros((), dtype=x.dtype, device=x.device))
         return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
                          info={"maps": maps, "scale": scale, **{k: v for k, v in info.items() if k == "stop_reason"}})
 

@@ -5,17 +5,18 @@ checks in :mod:`sensekit.testing` (dot test, linearity, normal, batching,
 device/dtype, autograd = adjoint).
 """
 from .base import LinOp, Adjoint, Compose, Sum, Scale, Identity, cast_like
-from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Pad, Crop, AxisSum
+from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Pad, Crop, AxisSum, Select
 from .fourier import FFT, fftc, ifftc
 from .diff import FiniteDiff
 from .sense import Sense
 from .tensor import Unfold, ModeProduct, Kron, unfold, fold, mode_dot, multi_mode_dot, khatri_rao
+from .wavelet import Wavelet
 from .norm import opnorm
 from .sensing import MatrixSensing
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
-    "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum",
+    "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum", "Select", "Wavelet",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
     "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
     "MatrixSensing",

@@ -110,6 +110,16 @@ class LinOp(torch.nn.Module):
     def has_solve_normal(self) -> bool:
         return type(self).solve_normal is not LinOp.solve_normal
 
+    @property
+    def norm_bound(self) -> float | None:
+        """An upper bound on ‖A‖² known without iterating (None when unknown).
+
+        Unitary operators give 1; compositions multiply their factors' bounds;
+        solvers fall back to power iteration (:func:`~sensekit.linop.opnorm`)
+        when this is None.
+        """
+        return 1.0 if self.is_unitary else None
+
     def __matmul__(self, other):
         if isinstance(other, LinOp):
             return Compose(self, other)
@@ -160,6 +170,10 @@ class Adjoint(LinOp):
         return self.op
 
     @property
+    def norm_bound(self):
+        return self.op.norm_bound
+
+    @property
     def N(self):
         if self.op.is_unitary:
             return Identity(self.in_shape)
@@ -198,6 +212,16 @@ class Compose(LinOp):
 
     def _rest(self, ops):
         return ops[0] if len(ops) == 1 else Compose(*ops)
+
+    @property
+    def norm_bound(self):
+        b = 1.0
+        for op in self.ops:
+            nb = op.norm_bound
+            if nb is None:
+                return None
+            b *= float(nb)
+        return b
 
     @property
     def N(self):
@@ -248,6 +272,11 @@ class Sum(LinOp):
         super().__init__(flat[0].in_shape, flat[0].out_shape)
         self.ops = torch.nn.ModuleList(flat)
 
+    @property
+    def norm_bound(self):
+        bs = [op.norm_bound for op in self.ops]
+        return None if any(b is None for b in bs) else sum(float(b) ** 0.5 for b in bs) ** 2
+
     def _forward(self, x):
         out = self.ops[0]._forward(x)
         for op in self.ops[1:]:
@@ -275,6 +304,11 @@ class Scale(LinOp):
     def _adjoint(self, y):
         c = self.c.conjugate() if isinstance(self.c, complex) else self.c
         return c * self.op._adjoint(y)
+
+    @property
+    def norm_bound(self):
+        b = self.op.norm_bound
+        return None if b is None else abs(self.c) ** 2 * float(b)
 
     @property
     def N(self):

@@ -43,6 +43,10 @@ class Diag(LinOp):
         return y * (w.conj() if w.is_complex() else w)
 
     @property
+    def norm_bound(self):
+        return float(self.weight.abs().max()) ** 2 if self.weight.numel() else 0.0
+
+    @property
     def N(self):
         w = self.weight
         return Diag(w.abs() ** 2 if w.is_complex() else w * w, self.in_shape)
@@ -79,6 +83,8 @@ class Mask(LinOp):
 
     _adjoint = _forward
 
+    norm_bound = 1.0
+
     @property
     def N(self):
         return self
@@ -95,6 +101,8 @@ class Sample(LinOp):
 
     ``in_shape = mask.shape``; ``out_shape = (mask.sum(),)``.
     """
+
+    norm_bound = 1.0
 
     def __init__(self, mask: torch.Tensor):
         mask = torch.as_tensor(mask) != 0
@@ -249,6 +257,10 @@ class AxisSum(LinOp):
         super().__init__(in_shape, out_shape)
         self.axis = axis - len(in_shape)  # negative: counts from the end
 
+    @property
+    def norm_bound(self):
+        return float(self.in_shape[self.axis])
+
     def _forward(self, x):
         return x.sum(dim=self.axis)
 
@@ -257,3 +269,34 @@ class AxisSum(LinOp):
         shape = list(y.shape)
         shape[self.axis] = self.in_shape[self.axis]
         return y.expand(*shape).clone()
+
+
+class Select(LinOp):
+    """Pick block ``index`` along one axis of ``in_shape``; the adjoint embeds it among zeros.
+
+    With a stacked variable ``(n_blocks, *shape)`` (e.g. the L and E parts of a
+    decomposition), ``Select((2, *shape), axis=0, index=0)`` lets a penalty act
+    on one block only.  ``‖Select‖ = 1``.
+    """
+
+    norm_bound = 1.0
+
+    def __init__(self, in_shape, axis: int = 0, index: int = 0):
+        in_shape = _shape(in_shape)
+        axis = int(axis) % len(in_shape)
+        if not 0 <= int(index) < in_shape[axis]:
+            raise ValueError(f"Select: index {index} out of range for axis of length {in_shape[axis]}")
+        super().__init__(in_shape, in_shape[:axis] + in_shape[axis + 1:])
+        self.axis = axis - len(in_shape)
+        self.index = int(index)
+
+    def _forward(self, x):
+        return x.select(self.axis, self.index)
+
+    def _adjoint(self, y):
+        parts = [torch.zeros_like(y)] * self.in_shape[self.axis]
+        parts[self.index] = y
+        return torch.stack(parts, dim=self.axis)
+
+    def extra_repr(self):
+        return f"in_shape={self.in_shape}, axis={self.axis}, index={self.index}"

@@ -53,6 +53,10 @@ class Sense(LinOp):
         return torch.sum(m.abs() ** 2 if m.is_complex() else m * m, dim=0)
 
     @property
+    def norm_bound(self):
+        return float(self._rss2().max())
+
+    @property
     def N(self):
         return Diag(self._rss2(), self.in_shape)
 

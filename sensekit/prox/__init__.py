@@ -4,11 +4,11 @@
 ``lam * g`` scales; ``g.conj_prox(v, sigma)`` the prox of σ·g*.
 """
 from .base import Prox, Scaled, Zero, Transformed, BlockSeparable
-from .norms import L1, L21, Nuclear, SquaredL2, soft_threshold, svt
+from .norms import L1, L21, Nuclear, SchattenP, SquaredL2, soft_threshold, svt
 from .sets import NonNeg, Box, Simplex, project_simplex
 
 __all__ = [
     "Prox", "Scaled", "Zero", "Transformed", "BlockSeparable",
-    "L1", "L21", "Nuclear", "SquaredL2", "soft_threshold", "svt",
+    "L1", "L21", "Nuclear", "SchattenP", "SquaredL2", "soft_threshold", "svt",
     "NonNeg", "Box", "Simplex", "project_simplex",
 ]

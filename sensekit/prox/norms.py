@@ -22,18 +22,26 @@ def soft_threshold(x: torch.Tensor, t) -> torch.Tensor:
 
 
 class L1(Prox):
-    """g(x) = lam · Σ|x_i| (complex moduli for complex x).
+    """g(x) = Σ lam_i · |x_i| (complex moduli for complex x).
+
+    Parameters
+    ----------
+    lam : float or Tensor
+        One weight, or non-negative weights broadcastable to ``x`` (e.g. zero on
+        the coarse wavelet approximation band so that only details are sparse).
 
     Notes
     -----
     prox: soft thresholding at ``lam·step``; conjugate prox: projection onto the
-    ℓ∞ ball of radius ``lam`` (radial clipping for complex entries).
+    (weighted) ℓ∞ ball of radius ``lam`` (radial clipping for complex entries).
     """
 
-    def __init__(self, lam: float = 1.0):
-        self.lam = float(lam)
+    def __init__(self, lam=1.0):
+        self.lam = lam if torch.is_tensor(lam) else float(lam)
 
     def __call__(self, x):
+        if torch.is_tensor(self.lam):
+            return torch.sum(self.lam * x.abs())
         return self.lam * x.abs().sum()
 
     def prox(self, x, step):
@@ -42,6 +50,8 @@ class L1(Prox):
     def conj_prox(self, v, sigma):
         if v.is_complex():
             return v * torch.clamp(self.lam / torch.clamp(v.abs(), min=_tiny(v)), max=1.0)
+        if torch.is_tensor(self.lam):
+            return torch.maximum(torch.minimum(v, self.lam), -self.lam)
         return torch.clamp(v, -self.lam, self.lam)
 
 
@@ -82,7 +92,7 @@ def svt(x: torch.Tensor, t) -> torch.Tensor:
 
     ``t`` is a scalar or a tensor of shape ``batch`` (one threshold per matrix).
     """
-    U, s, Vh = torch.linalg.svd(x, full_matrices=False)
+    U, s, Vh = _svd(x)
     if torch.is_tensor(t) and t.ndim > 0:
         t = t.unsqueeze(-1)
     s = torch.clamp(s - t, min=0)
@@ -113,9 +123,86 @@ class Nuclear(Prox):
         return svt(x, self.lam * step)
 
     def conj_prox(self, v, sigma):
-        U, s, Vh = torch.linalg.svd(v, full_matrices=False)
+        U, s, Vh = _svd(v)
         s = torch.clamp(s, max=self.lam)
         return (U * s.unsqueeze(-2).to(U.dtype)) @ Vh
+
+
+def _svd(x):
+    """Thin SVD of the last two dims; a wide or tall matrix goes through its small Gram matrix.
+
+    For an m × n matrix with m ≪ n (a Casorati matrix: frames × pixels) the
+    eigendecomposition of the m × m Gram matrix X Xᴴ costs O(m² n) instead of
+    a full SVD; it is accurate for the singular values that matter to a
+    threshold (relative error ~ eps·σ_max²/σ_i²) and is used only when the
+    aspect ratio is at least 8.
+    """
+    m, n = x.shape[-2], x.shape[-1]
+    if max(m, n) < 8 * min(m, n):
+        return torch.linalg.svd(x, full_matrices=False)
+    wide = m <= n
+    xh = x.mH if x.is_complex() else x.transpose(-2, -1)
+    gram = x @ xh if wide else xh @ x                   # (k × k), k = min(m, n)
+    evals, evecs = torch.linalg.eigh(gram)
+    evals, evecs = evals.flip(-1), evecs.flip(-1)       # descending, like torch.linalg.svd
+    s = torch.sqrt(torch.clamp(evals, min=0))
+    inv = torch.where(s > s.amax(dim=-1, keepdim=True) * 1e-6, 1.0 / torch.clamp(s, min=_tiny(s)),
+                      torch.zeros_like(s))
+    if wide:   # x = U S Vh with U = evecs, Vh = S⁻¹ Uᴴ x
+        uh = evecs.mH if evecs.is_complex() else evecs.transpose(-2, -1)
+        vh = (uh @ x) * inv.unsqueeze(-1).to(x.dtype)
+        return evecs, s, vh
+    u = (x @ evecs) * inv.unsqueeze(-2).to(x.dtype)    # x = U S Vh with V = evecs
+    vh = evecs.mH if evecs.is_complex() else evecs.transpose(-2, -1)
+    return u, s, vh
+
+
+def _rebuild(u, s, vh):
+    return (u * s.unsqueeze(-2).to(u.dtype)) @ vh
+
+
+class SchattenP(Prox):
+    """Schatten-p quasi-norm penalty of each matrix in the last two dims: lam/p · Σ σ_i(X)^p.
+
+    For ``p = 1`` this is the nuclear norm and ``prox`` is exact singular value
+    thresholding.  For ``0 < p < 1`` the penalty is non-convex and ``prox``
+    applies the generalised p-shrinkage of each singular value,
+    ``σ ← max(σ − lam·step·σ^(p−1), 0)`` (Chartrand 2012), the thresholding rule
+    used by k-t SLR (Lingala et al. 2011); it is a descent step for the
+    penalty, not an exact minimiser, so use it only inside algorithms written
+    for it (e.g. :class:`~sensekit.solvers.HQS` with continuation).
+
+    References
+    ----------
+    R. Chartrand, "Nonconvex splitting for regularized low-rank + sparse
+    decomposition", IEEE Trans. Signal Process. 60(11):5810–5819, 2012.
+    S. G. Lingala, Y. Hu, E. DiBella, M. Jacob, "Accelerated dynamic MRI
+    exploiting sparsity and low-rank structure: k-t SLR", IEEE TMI 30(5):1042–1054, 2011.
+    """
+
+    def __init__(self, lam: float = 1.0, p: float = 1.0):
+        if not 0 < p <= 1:
+            raise ValueError(f"SchattenP: p must be in (0, 1], got {p}")
+        self.lam, self.p = float(lam), float(p)
+
+    def __call__(self, x):
+        s = torch.linalg.svdvals(x)
+        return self.lam * torch.sum(s if self.p == 1 else s ** self.p / self.p)
+
+    def prox(self, x, step):
+        u, s, vh = _svd(x)
+        t = self.lam * step
+        if self.p == 1:
+            s = torch.clamp(s - t, min=0)
+        else:
+            s = torch.clamp(s - t * torch.clamp(s, min=_tiny(s)) ** (self.p - 1), min=0)
+        return _rebuild(u, s, vh)
+
+    def conj_prox(self, v, sigma):
+        if self.p != 1:
+            raise NotImplementedError("SchattenP with p < 1 is non-convex: it has no conjugate prox")
+        u, s, vh = _svd(v)
+        return _rebuild(u, torch.clamp(s, max=self.lam), vh)
 
 
 class SquaredL2(Prox):

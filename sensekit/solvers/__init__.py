@@ -18,6 +18,8 @@ from .fista import FISTA, fista
 from .pdhg import PDHG, pdhg
 from .admm import ADMM, admm
 from .lps import lowrank_plus_sparse
+from .hqs import HQS, hqs
+from .terms import tv_term, nuclear_term, sparse_term, on_block
 # low rank
 from .rsvd import rsvd, range_finder
 from .rpca import PCP, pcp, GoDec, godec
@@ -35,7 +37,7 @@ __all__ = [
     "Stop", "AnyOf", "AllOf", "MaxIter", "RelChange", "Residual", "Timeout", "Result", "solve", "default_stop",
     "LinearSystem", "LeastSquares", "Composite", "PrimalDual",
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
-    "lowrank_plus_sparse",
+    "lowrank_plus_sparse", "HQS", "hqs", "tv_term", "nuclear_term", "sparse_term", "on_block",
     "rsvd", "range_finder", "PCP", "pcp", "GoDec", "godec", "RankOneDPD", "rsvd_dpd", "AltMin", "complete",
     "SensingProblem", "FactoredGD", "factored_gd", "SubGM", "subgm",
     "hosvd", "truncated_hosvd", "tucker", "tucker_to_tensor", "cp_als", "cp_to_tensor",

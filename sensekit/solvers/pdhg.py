@@ -16,7 +16,7 @@ class PDHGState:
     xbar: torch.Tensor
     ys: tuple           # one dual variable per term
     tau: float
-    sigma: float
+    sigma: object       # a float, or a tuple of one dual step per term (block preconditioning)
     f: object = None    # the primal term actually proxed (see PDHG.split)
     terms: tuple = ()   # the dual terms actually used
 
@@ -40,19 +40,34 @@ class PDHG:
         Primal/dual step balance used when ``tau``/``sigma`` are not given.
     theta : float
         Extrapolation (1 = the standard method).
+    precondition : bool
+        Block-diagonal preconditioning (Pock & Chambolle 2011): one dual step
+        per term, ``σ_i = 0.99 / (ratio · ‖K_i‖)`` and ``τ = ratio / Σ_i ‖K_i‖``,
+        so that ``τ · Σ_i σ_i ‖K_i‖² < 1``.  Terms of very different norms
+        (a data term, TV, unitary unfoldings) then each take a step of their
+        own size.  Ignored when ``tau`` or ``sigma`` is given.
     max_iter, tol : default stop ``MaxIter(max_iter) | RelChange(tol)``.
 
     Notes
     -----
     Iterates
-    ``y_i ← prox_{σ g_i*}(y_i + σ K_i x̄)``,
+    ``y_i ← prox_{σ_i g_i*}(y_i + σ_i K_i x̄)``,
     ``x⁺ ← prox_{τ f}(x − τ Σ K_iᴴ y_i)``,
-    ``x̄ ← x⁺ + θ (x⁺ − x)``.
+    ``x̄ ← x⁺ + θ (x⁺ − x)``
+    (``σ_i = σ`` for every term without preconditioning).
+
+    References
+    ----------
+    A. Chambolle, T. Pock, "A first-order primal-dual algorithm for convex
+    problems with applications to imaging", J. Math. Imaging Vis. 40:120–145, 2011.
+    T. Pock, A. Chambolle, "Diagonal preconditioning for first order
+    primal-dual algorithms in convex optimization", ICCV 2011.
     """
 
     def __init__(self, *, tau: float | None = None, sigma: float | None = None, ratio: float = 1.0,
-                 theta: float = 1.0, max_iter: int = 200, tol: float = 1e-6):
+                 theta: float = 1.0, precondition: bool = False, max_iter: int = 200, tol: float = 1e-6):
         self.tau, self.sigma, self.ratio, self.theta = tau, sigma, float(ratio), float(theta)
+        self.precondition = bool(precondition)
         self.max_iter, self.tol = int(max_iter), tol
 
     def default_stop(self):
@@ -70,7 +85,11 @@ class PDHG:
             return None, ((SquaredL2(f.weight, f.y), f.A),) + terms
         return f, terms
 
-    def steps(self, problem: PrimalDual, like) -> tuple[float, float]:
+    def steps(self, problem: PrimalDual, like):
+        if self.precondition and self.tau is None and self.sigma is None and len(problem.terms):
+            norms = [max(n2, 1e-24) ** 0.5 for n2 in problem.term_norms2(like)]
+            tau = self.ratio / sum(norms)
+            return tau, tuple(0.99 / (self.ratio * n) for n in norms)
         if self.tau is not None and self.sigma is not None:
             return float(self.tau), float(self.sigma)
         L = max(problem.knorm2(like), 1e-12) ** 0.5
@@ -91,8 +110,9 @@ class PDHG:
         return PDHGState(x=x0, xbar=x0, ys=ys, tau=tau, sigma=sigma, f=f, terms=terms)
 
     def step(self, problem: PrimalDual, s: PDHGState) -> PDHGState:
-        ys = tuple(g.conj_prox(y + s.sigma * K(s.xbar), s.sigma)
-                   for (g, K), y in zip(s.terms, s.ys))
+        sig = s.sigma if isinstance(s.sigma, tuple) else (s.sigma,) * len(s.terms)
+        ys = tuple(g.conj_prox(y + sg * K(s.xbar), sg)
+                   for (g, K), y, sg in zip(s.terms, s.ys, sig))
         kty = None
         for (_, K), y in zip(s.terms, ys):
             t = K.H(y)
@@ -106,8 +126,9 @@ class PDHG:
         return problem.objective(state.x)
 
 
-def pdhg(f, terms, *, x0=None, tau=None, sigma=None, ratio: float = 1.0, max_iter: int = 200,
-         tol: float = 1e-6, callbacks=(), check_every: int = 1, record_objective: bool = False):
+def pdhg(f, terms, *, x0=None, tau=None, sigma=None, ratio: float = 1.0, precondition: bool = False,
+         max_iter: int = 200, tol: float = 1e-6, callbacks=(), check_every: int = 1,
+         record_objective: bool = False, stop=None):
     """Minimise f(x) + Σ g_i(K_i x) by PDHG; returns a :class:`~sensekit.solvers.Result`.
 
     ``terms`` is a list of ``(g_i, K_i)`` pairs (Prox, LinOp).
@@ -124,6 +145,6 @@ def pdhg(f, terms, *, x0=None, tau=None, sigma=None, ratio: float = 1.0, max_ite
     >>> bool(D(x).abs().sum() < D(y).abs().sum())
     True
     """
-    return solve(PDHG(tau=tau, sigma=sigma, ratio=ratio, max_iter=max_iter, tol=tol),
-                 PrimalDual(f, list(terms)), x0=x0, callbacks=callbacks, check_every=check_every,
+    return solve(PDHG(tau=tau, sigma=sigma, ratio=ratio, precondition=precondition, max_iter=max_iter, tol=tol),
+                 PrimalDual(f, list(terms)), x0=x0, stop=stop, callbacks=callbacks, check_every=check_every,
                  record_objective=record_objective)

@@ -103,13 +103,17 @@ class PrimalDual:
             val = val + g(K(x))
         return val
 
-    def knorm2(self, like: torch.Tensor) -> float:
-        """An upper estimate of ‖K‖² = ‖Σ K_iᴴK_i‖ for the stacked operator."""
-        total = 0.0
+    def term_norms2(self, like: torch.Tensor) -> list:
+        """Upper estimates of ‖K_i‖² for each term (exact bounds where known, else power iteration)."""
+        out = []
         for _, K in self.terms:
             b = 1.0 if getattr(K, "is_unitary", False) else getattr(K, "norm_bound", None)
             if b is None:
                 dt = like.dtype if (like.is_complex() or like.is_floating_point()) else torch.float32
                 b = 1.01 * opnorm(K, dtype=dt, device=like.device) ** 2
-            total += float(b)
-        return total
+            out.append(float(b))
+        return out
+
+    def knorm2(self, like: torch.Tensor) -> float:
+        """An upper estimate of ‖K‖² = ‖Σ K_iᴴK_i‖ for the stacked operator."""
+        return float(sum(self.term_norms2(like)))
