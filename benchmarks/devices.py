@@ -14,17 +14,15 @@ def run(quick: bool = False) -> list[dict]:
     import torch
     from sensekit.app.base import make_config
     from sensekit.app.registry import app_names, get_app
-    from sensekit.app.runner import open_samples, run_sample
+    from sensekit.app.runner import run_sample, sim_config, simulated_sample
 
     from benchmarks._timing import best_time
 
     rows = []
     for name in app_names():
         app = get_app(name)
-        sim = make_config(app.SimConfig, app.quick_sim if quick else {})
+        sample = simulated_sample(app, sim=sim_config(app, quick=quick))
         cfg = make_config(app.Config, app.quick_options if quick else {})
-        with open_samples(app, None, seed=0, sim=sim) as src:
-            sample = src.get(0)
         case = f"{name}: {'quick' if quick else 'default'} simulation"
         method = f"{name} {getattr(cfg, 'method', '')}".strip()
         for dev in ("cpu", "cuda"):

@@ -95,10 +95,9 @@ def _iterative_apps():
 def test_app_runs_synchronise_per_check(app_name):
     """Doubling max_iter and check_every together must not add host synchronisations."""
     from sensekit.app.base import make_config
-    from sensekit.app.runner import open_samples
+    from sensekit.app.runner import simulated_sample
     app = get_app(app_name)
-    with open_samples(app, None, seed=0, sim=make_config(app.SimConfig, app.quick_sim)) as src:
-        sample = src.get(0)
+    sample = simulated_sample(app, quick=True)
     methods = list(app.methods) or [None]
     for method in methods:
         counts = []

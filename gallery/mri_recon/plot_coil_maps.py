@@ -11,17 +11,16 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 
-from sensekit.app import get_app, make_config
-from sensekit.app.runner import open_samples
+from sensekit.app import get_app
+from sensekit.app.runner import sim_config, simulated_sample
 from sensekit.plot import quick, show
 from sensekit.sim import coil_maps
 
 torch.set_num_threads(1)
 QUICK = quick()
 app = get_app("mri-recon")
-sim = make_config(app.SimConfig, app.quick_sim if QUICK else {})
-with open_samples(app, None, seed=0, sim=sim) as src:
-    inputs = src.get(0)
+sim = sim_config(app, quick=QUICK)
+inputs = simulated_sample(app, sim=sim)
 true = coil_maps(sim.coils, (sim.size, sim.size))          # what the simulation used
 est = app.maps_for(inputs, app.Config())                   # what a run estimates (no sens_maps in the input)
 

@@ -11,16 +11,14 @@ import torch
 import matplotlib.pyplot as plt
 
 from sensekit.app import get_app, make_config
-from sensekit.app.runner import open_samples
+from sensekit.app.runner import simulated_sample
 from sensekit.core.random import make_generator
 from sensekit.plot import quick
 
 torch.set_num_threads(1)
 QUICK = quick()
 app = get_app("mri-recon")
-sim = make_config(app.SimConfig, app.quick_sim if QUICK else {})
-with open_samples(app, None, seed=0, sim=sim) as src:
-    inputs = src.get(0)
+inputs = simulated_sample(app, quick=QUICK)
 ref = inputs["image_ref"].to(torch.complex64)
 
 

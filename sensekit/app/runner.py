@@ -105,6 +105,18 @@ def open_samples(app: App, input_path: str | None, *, seed: int = 0, sim=None) -
                         lambda i: app.prepare(f.sample(i), attrs, layouts), f.close)
 
 
+def sim_config(app: App, *, quick: bool = False, **overrides):
+    """The app's SimConfig: defaults, or its declared ``quick_sim`` when ``quick``, then ``overrides``."""
+    from .base import make_config
+    return make_config(app.SimConfig, {**(app.quick_sim if quick else {}), **overrides}, source="in the simulation")
+
+
+def simulated_sample(app: App, *, quick: bool = False, seed: int = 0, sim=None) -> dict:
+    """The prepared built-in simulation (the input of ``sensekit run APP`` without ``--input``)."""
+    with open_samples(app, None, seed=seed, sim=sim if sim is not None else sim_config(app, quick=quick)) as src:
+        return src.get(0)
+
+
 def load_input(app: App, input_path: str | None, *, seed: int = 0, sim=None):
     """All prepared samples at once: ``(samples, has_n, label)`` (see :func:`open_samples`)."""
     with open_samples(app, input_path, seed=seed, sim=sim) as src:
