@@ -1,8 +1,9 @@
 """Kill test: SIGTERM a running batch, rerun with --resume, get the uninterrupted run's results.
 
 Compared (see batch_helpers.contents): every output dataset's dtype, shape, attributes and raw bytes, the
-metrics, and the provenance except ``wall_time_s``. All runs are subprocesses with one torch thread, as
-a user would run them, so that the arithmetic is the same in every run.
+metrics, and the provenance except ``wall_time_s``. The interrupted and resumed runs are subprocesses (the
+console entry point, signalled as a user or a scheduler would); every run uses one torch thread, so that
+the arithmetic is the same in all of them.
 """
 import os
 import signal
@@ -31,17 +32,20 @@ def _env():
     return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
 
 
-def batch(src, out, *extra):
-    cmd = [sys.executable, "-m", "sensekit.cli", "batch", "mri-recon", f"{src}/**/*.h5", "-o", str(out), *OPTS,
-           *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
-
-
 @pytest.fixture(scope="module")
 def reference(src, tmp_path_factory):
+    """The uninterrupted run, in this process with one torch thread (as the subprocesses below)."""
+    import torch
+    from click.testing import CliRunner
+    from sensekit.cli import main
     out = tmp_path_factory.mktemp("kill_ref") / "out"
-    p = batch(src, out)
-    assert p.returncode == 0, p.stderr
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = CliRunner().invoke(main, ["batch", "mri-recon", f"{src}/**/*.h5", "-o", str(out), *OPTS, "--quiet"])
+    finally:
+        torch.set_num_threads(threads)
+    assert r.exit_code == 0, r.output
     assert tree(out) == EXPECTED
     return out
 

@@ -75,7 +75,7 @@ def run_inline(tasks: list[FileTask], on_event: Callable, state: dict) -> list[F
 
 
 # ----------------------------------------------------------------------------- local processes
-def _worker_main(wid: int, tasks, events, threads: int, device_index: int | None):
+def _worker_main(wid: int, tasks, events, threads: int | None, device_index: int | None):
     """A worker process: take tasks until the sentinel; SIGTERM/SIGINT stop it after reporting."""
     state = {"signum": None}
 
@@ -88,7 +88,8 @@ def _worker_main(wid: int, tasks, events, threads: int, device_index: int | None
         signal.signal(s, handler)
     try:
         import torch
-        torch.set_num_threads(max(1, threads))
+        if threads is not None:
+            torch.set_num_threads(max(1, threads))
         while True:
             task = tasks.get()
             if task is None:
@@ -121,7 +122,10 @@ def _cuda_count(device: str) -> int:
 
 
 def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state: dict) -> list[FileReport]:
-    """Local worker processes (spawned, so that no torch state is forked); each uses cpu_count // workers threads.
+    """Local worker processes (spawned, so that no torch state is forked).
+
+    Each worker uses cpu_count // workers torch threads, unless ``OMP_NUM_THREADS`` is set (then that,
+    as in the parent: the same thread count gives the same arithmetic).
 
     With ``--device cuda`` and several GPUs, worker k uses ``cuda:(k mod count)``.
     A worker that dies (e.g. killed for memory) fails its file and is replaced.
@@ -131,7 +135,7 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
     task_q, ev_q = ctx.Queue(), ctx.Queue()
     for t in tasks:
         task_q.put(t)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = None if os.environ.get("OMP_NUM_THREADS") else max(1, (os.cpu_count() or 1) // workers)
     ngpu = _cuda_count(tasks[0].device) if tasks else 0
     by_index = {t.index: t for t in tasks}
     procs, busy, reports = {}, {}, {}
