@@ -240,7 +240,7 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
     \b
     A corrupt or invalid file is reported and skipped. Interrupt (Ctrl-C, SIGTERM) and rerun with
     --resume: finished files and finished samples are kept, and the results are byte-identical to an
-    uninterrupted run. Exit code: 0 all done or skipped, 3 some files had bad input, 1 other failures,
+    uninterrupted run. Exit code: 0 all done or skipped, 3 when every failure is bad input, 1 other failures,
     128+signal when interrupted.
     """
     with _guard():

@@ -191,3 +191,21 @@ def test_every_app_batches_its_quick_simulation(app_name, device, tmp_path):
             if spec.required:
                 assert f"/{spec.name}" in c, (app_name, spec.name)
         assert c["provenance"]["device"].startswith(device)
+
+
+def test_progress_bar_counts_files_and_samples():
+    import io
+    from sensekit.app.batch import FileReport
+    from sensekit.app.progress import BatchProgress
+    buf = io.StringIO()
+    bar = BatchProgress(2, stream=buf, enabled=True)
+    bar("report", 0, FileReport(0, "bad.h5", "failed"))    # never opened: its sample count is known (none)
+    bar("start", 1, 3)
+    for i in range(3):
+        bar("sample", 1, i)
+    bar("report", 1, FileReport(1, "c.h5", "done"))
+    assert buf.getvalue().split("\r")[-1] == "batch [########################] files 2/2 · samples 3/3 · 1 failed"
+    assert "samples 0/3+" not in buf.getvalue()
+    quiet = io.StringIO()
+    BatchProgress(1, stream=quiet)("start", 0, 1)            # not a terminal: nothing drawn
+    assert quiet.getvalue() == ""

@@ -160,6 +160,7 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
         else:
             on_event(kind, idx, value)
 
+    idle_deaths = 0
     n_workers = min(workers, len(tasks))
     for _ in range(n_workers):
         task_q.put(None)
@@ -185,13 +186,21 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
                                                 f"finished samples kept for --resume")
                         reports[idx] = rep
                         on_event("report", idx, rep)
-                    start()   # the dead worker never took its sentinel: a replacement will
+                    else:
+                        idle_deaths += 1   # died before taking a file: the environment is broken
+                    if idle_deaths < 3:
+                        start()   # the dead worker never took its sentinel: a replacement will
             if not procs and len(reports) < len(tasks):
                 while True:   # drain what the last workers reported before exiting
                     try:
                         handle(ev_q.get(timeout=0.5))
                     except queue.Empty:
                         break
+                for t in tasks:
+                    if t.index not in reports:
+                        reports[t.index] = FileReport(index=t.index, name=t.name, status="failed", output=t.output,
+                                                      error="other", reason="worker processes exited before "
+                                                      "this file (they died on start: see their stderr)")
                 break
     except Interrupted:
         for p in procs.values():

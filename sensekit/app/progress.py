@@ -45,20 +45,20 @@ class BatchProgress:
         self.stream = stream or sys.stderr
         self.enabled = (hasattr(self.stream, "isatty") and self.stream.isatty()) if enabled is None else enabled
         self.files_done, self.failed = 0, 0
-        self.samples_total, self.samples_done, self.opened = 0, 0, 0
+        self.samples_total, self.samples_done = 0, 0
+        self._known: set = set()   # files whose sample count is known (opened, or finished either way)
         self._last = 0.0
 
     def __call__(self, kind: str, index: int, value) -> None:
         if kind == "start":
             self.samples_total += int(value)
-            self.opened += 1
+            self._known.add(index)
         elif kind == "sample":
             self.samples_done += 1
         elif kind == "report":
             self.files_done += 1
             self.failed += value.status == "failed"
-            if value.status == "skipped":
-                self.opened += 1
+            self._known.add(index)
         self.draw(force=kind == "report")
 
     def draw(self, force: bool = False) -> None:
@@ -70,7 +70,7 @@ class BatchProgress:
         self._last = now
         frac = self.files_done / self.n_files
         bar = "#" * int(frac * self.width)
-        tot = str(self.samples_total) if self.opened >= self.n_files else f"{self.samples_total}+"
+        tot = str(self.samples_total) if len(self._known) >= self.n_files else f"{self.samples_total}+"
         msg = f"\r{self.label} [{bar:<{self.width}}] files {self.files_done}/{self.n_files} · samples " \
               f"{self.samples_done}/{tot}" + (f" · {self.failed} failed" if self.failed else "")
         self.stream.write(msg)
