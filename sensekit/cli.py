@@ -260,8 +260,14 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
         tasks = plan(app, inputs, out_dir, cfg, seed=seed, device=device, resume=resume, plot=plot_fmt)
         os.makedirs(out_dir, exist_ok=True)
         bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
-        with _batch_lock(out_dir):
-            reports, signum = run_tasks(tasks, workers=workers, scheduler=scheduler, on_event=bar)
+        from .app.batch import Interrupted
+        try:
+            with _batch_lock(out_dir):
+                reports, signum = run_tasks(tasks, workers=workers, scheduler=scheduler, on_event=bar)
+        except Interrupted as e:   # a signal in the last instant, after every file was accounted for
+            bar.close()
+            click.echo("interrupted", err=True)
+            sys.exit(128 + e.signum)
         bar.close()
         if quiet:
             for r in reports:

@@ -53,6 +53,53 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+#: set by the batch's signal handler; checked before every sample so that an interruption is never lost
+#: (Python prints and drops an exception raised while a weakref callback or ``__del__`` runs)
+STOP = {"signum": None}
+
+
+def check_stop() -> None:
+    """Raise :class:`Interrupted` if a stop signal has arrived (a safe point between pieces of work)."""
+    if STOP["signum"] is not None:
+        raise Interrupted(STOP["signum"])
+
+
+def stop_handler(signum, frame):
+    """The SIGTERM/SIGINT handler of a batch process: remember the signal, then interrupt (once)."""
+    if STOP["signum"] is None:
+        STOP["signum"] = signum
+        raise Interrupted(signum)
+
+
+def _quiet_unraisable(default):
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, Interrupted):   # dropped there, acted on at the next check
+            default(unraisable)
+    return hook
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals):
+    """Install :func:`stop_handler` for ``signals`` (main thread only); restore everything afterwards."""
+    import signal
+    import sys
+    import threading
+    STOP["signum"] = None
+    if threading.current_thread() is not threading.main_thread():
+        yield STOP
+        return
+    old = {s: signal.signal(s, stop_handler) for s in signals}
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(old_hook)
+    try:
+        yield STOP
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        sys.unraisablehook = old_hook
+        STOP["signum"] = None
+
+
 @dataclasses.dataclass(frozen=True)
 class FileTask:
     """One input file's work, plain data so that it pickles to worker processes and Dask workers."""
@@ -259,6 +306,7 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
                 progress("start", n)
             rep.reason = _open_workdir(task, _fingerprint(task, device, n, src.has_n))
             for i in range(n):
+                check_stop()
                 part = _part_path(task, i)
                 if os.path.exists(part):
                     rep.resumed += 1
@@ -268,6 +316,7 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
                     rep.run += 1
                 if progress:
                     progress("sample", i)
+            check_stop()
             # assemble from the sample files in every case: resumed and fresh files are built alike
             results = [read_part(_part_path(task, i)) for i in range(n)]
             result = assemble(app, results, has_n=src.has_n, config=cfg, device=device, seed=task.seed,

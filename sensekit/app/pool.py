@@ -18,40 +18,24 @@ import contextlib
 import os
 import queue
 import signal
-import threading
+import time
 from typing import Callable
 
 from ..io.errors import ConfigError
-from .batch import FileReport, FileTask, Interrupted, process_file, task_token
+from .batch import FileReport, FileTask, Interrupted, check_stop, process_file, stop_on_signals, task_token
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: how long ``--scheduler`` waits to reach the cluster
 CONNECT_TIMEOUT = "20s"
 
 
-@contextlib.contextmanager
 def interruptible():
     """Turn the first SIGTERM/SIGINT into :class:`Interrupted` in the main thread; ignore repeats.
 
     Yields a dict whose ``"signum"`` is set when a signal arrived.  Does
     nothing outside the main thread (signal handlers can only be set there).
     """
-    state = {"signum": None}
-    if threading.current_thread() is not threading.main_thread():
-        yield state
-        return
-
-    def handler(signum, frame):
-        if state["signum"] is None:
-            state["signum"] = signum
-            raise Interrupted(signum)
-
-    old = {s: signal.signal(s, handler) for s in _SIGNALS}
-    try:
-        yield state
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    return stop_on_signals(_SIGNALS)
 
 
 def _not_started(task: FileTask) -> FileReport:
@@ -64,8 +48,7 @@ def run_inline(tasks: list[FileTask], on_event: Callable, state: dict) -> list[F
     reports = {}
     try:
         for task in tasks:
-            if state["signum"] is not None:
-                break
+            check_stop()
             rep = process_file(task, lambda kind, v, i=task.index: on_event(kind, i, v))
             reports[task.index] = rep
             on_event("report", task.index, rep)
@@ -77,20 +60,17 @@ def run_inline(tasks: list[FileTask], on_event: Callable, state: dict) -> list[F
 # ----------------------------------------------------------------------------- local processes
 def _worker_main(wid: int, tasks, events, threads: int | None, device_index: int | None):
     """A worker process: take tasks until the sentinel; SIGTERM/SIGINT stop it after reporting."""
-    state = {"signum": None}
+    with stop_on_signals(_SIGNALS):
+        _worker_loop(wid, tasks, events, threads, device_index)
 
-    def handler(signum, frame):
-        if state["signum"] is None:
-            state["signum"] = signum
-            raise Interrupted(signum)
 
-    for s in _SIGNALS:
-        signal.signal(s, handler)
+def _worker_loop(wid, tasks, events, threads, device_index):
     try:
         import torch
         if threads is not None:
             torch.set_num_threads(max(1, threads))
         while True:
+            check_stop()
             task = tasks.get()
             if task is None:
                 break
@@ -168,6 +148,7 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
         for _ in range(n_workers):
             start()
         while len(reports) < len(tasks):
+            check_stop()
             try:
                 handle(ev_q.get(timeout=0.2))
                 continue
@@ -206,8 +187,13 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
         for p in procs.values():
             if p.is_alive():
                 p.terminate()     # SIGTERM: the worker stops its file and reports it
+        deadline = time.monotonic() + 30
+        while any(p.is_alive() for p in procs.values()) and time.monotonic() < deadline:
+            try:   # keep reading: a worker flushing its report into a full pipe could not exit otherwise
+                handle(ev_q.get(timeout=0.1))
+            except (queue.Empty, OSError, EOFError):
+                pass
         for p in procs.values():
-            p.join(timeout=30)
             if p.is_alive():
                 p.kill()
                 p.join(timeout=5)
@@ -264,6 +250,7 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
                                  reason=f"dask: {type(e).__name__}: {' '.join(str(e).split())[:200]}")
             reports[idx] = rep
             on_event("report", idx, rep)
+            check_stop()
     except Interrupted:
         with contextlib.suppress(Exception):
             client.cancel(futures)
@@ -280,6 +267,7 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
 def run_tasks(tasks: list[FileTask], *, workers: int = 1, scheduler: str | None = None,
               on_event: Callable = lambda *a: None):
     """Run every task; returns ``(reports, signum)`` with ``signum`` set when interrupted by a signal."""
+    reports = None
     with interruptible() as state:
         try:
             if scheduler:
@@ -289,5 +277,7 @@ def run_tasks(tasks: list[FileTask], *, workers: int = 1, scheduler: str | None 
             else:
                 reports = run_inline(tasks, on_event, state)
         except Interrupted:   # a signal outside the runners' own handling (e.g. while starting up)
-            reports = [_not_started(t) for t in tasks]
-    return reports, state["signum"]
+            pass
+        finally:
+            signum = state["signum"]
+    return reports or [_not_started(t) for t in tasks], signum
