@@ -50,6 +50,10 @@ def discover(folder: pathlib.Path = HERE) -> dict:
 def machine() -> dict:
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version()}
+    try:   # a busy machine slows every row alike: say how busy it was
+        info["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        pass
     try:
         info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1)
     except (ValueError, OSError, AttributeError):
