@@ -111,8 +111,10 @@ def main():
     sensekit apps                     list the apps
     sensekit info APP                 options, inputs and outputs of an app
     sensekit run APP [--input IN.h5] [-o OUT.h5] ...
+    sensekit batch APP IN_DIR_OR_GLOB -o OUT_DIR [--workers N] [--resume]
     sensekit simulate APP -o OUT.h5   a synthetic input with references
     sensekit convert APP SRC -o OUT.h5  another format's file as an input
+    sensekit gallery [-o DIR] [--quick]   every gallery figure, plus index.html
     """
 
 
@@ -216,6 +218,134 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
                 click.echo(f"wrote {output_path}")
             if plot_path:
                 click.echo(f"wrote {plot_path}")
+
+
+@main.command("batch")
+@click.argument("app_name", metavar="APP")
+@click.argument("inputs", metavar="IN_DIR_OR_GLOB")
+@click.option("-o", "--output", "out_dir", type=click.Path(), required=True,
+              help="Output folder (created if missing); outputs mirror the inputs' relative paths.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 512),
+              help="Local worker processes (each gets cpu_count/N torch threads).")
+@click.option("--resume", is_flag=True, help="Skip finished outputs and finished samples of interrupted files.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the per-file tasks on a Dask cluster (e.g. tcp://host:8786; needs the 'distributed' extra).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--method", default=None, help="Method (see `sensekit info APP`).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set an option (repeatable).")
+@click.option("--config", "config_file", type=click.Path(), default=None, help="Options from a .json or .toml file.")
+@click.option("--plot", "plot_fmt", default=None, type=click.Choice(["png", "pdf", "svg", "jpg"]),
+              help="Also write each file's figure beside its output in this format.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of all random draws (sample i uses seed+i).")
+@click.option("--quiet", is_flag=True, help="No progress bar or summary table (failures are still listed).")
+def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, method, sets, config_file, plot_fmt,
+              seed, quiet):
+    """Run APP on every input file in a folder or glob, one output each; resumable.
+
+    \b
+    A corrupt or invalid file is reported and skipped. Interrupt (Ctrl-C, SIGTERM) and rerun with
+    --resume: finished files and finished samples are kept, and the results are byte-identical to an
+    uninterrupted run. Exit code: 0 all done or skipped, 3 when every failure is bad input, 1 other failures,
+    128+signal when interrupted.
+    """
+    with _guard():
+        from .app.registry import get_app
+        from .app.batch import plan, summary_table, exit_code
+        from .app.pool import run_tasks
+        from .app.progress import BatchProgress
+        from .app.runner import device_of
+
+        app = get_app(app_name)
+        cfg = _build_config(app, config_file, sets, method)
+        if scheduler is None:
+            device_of(device)   # a bad or absent device is exit 3 before any work (cluster workers decide their own)
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            from .io.errors import ConfigError
+            raise ConfigError(f"-o {out_dir}: exists and is not a folder")
+        tasks = plan(app, inputs, out_dir, cfg, seed=seed, device=device, resume=resume, plot=plot_fmt)
+        os.makedirs(out_dir, exist_ok=True)
+        bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
+        from .app.batch import Interrupted
+        try:
+            with _batch_lock(out_dir):
+                reports, signum = run_tasks(tasks, workers=workers, scheduler=scheduler, on_event=bar)
+        except Interrupted as e:   # a signal in the last instant, after every file was accounted for
+            bar.close()
+            click.echo("interrupted", err=True)
+            sys.exit(128 + e.signum)
+        bar.close()
+        if quiet:
+            for r in reports:
+                if r.status in ("failed", "interrupted"):
+                    click.echo(f"{r.status}: {r.name}: {r.reason}", err=True)
+        else:
+            click.echo(summary_table(reports))
+        code = exit_code(reports, signum)
+        if code:
+            sys.exit(code)
+
+
+@contextlib.contextmanager
+def _batch_lock(out_dir):
+    """One batch at a time per output folder (an advisory lock where the platform has one)."""
+    from .app.batch import WORK_DIR
+    from .io.errors import ConfigError
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    os.makedirs(os.path.join(out_dir, WORK_DIR), exist_ok=True)
+    path = os.path.join(out_dir, WORK_DIR, "lock")
+    fh = open(path, "w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(f"-o {out_dir}: another batch is writing to this folder") from None
+        yield
+    finally:
+        fh.close()
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(out_dir, WORK_DIR))
+
+
+@main.command("gallery")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default="gallery-out",
+              show_default=True, help="Folder for the PNGs and index.html (created if missing).")
+@click.option("--quick", is_flag=True, help="Small sizes and few iterations (sets SENSEKIT_GALLERY_QUICK=1).")
+@click.option("--only", "only", multiple=True, metavar="PATTERN",
+              help="Only scripts whose path (e.g. mri_recon/plot_masks.py) matches this glob (repeatable).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Scripts run at once.")
+@click.option("--timeout", default=900, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds allowed per script.")
+@click.option("--quiet", is_flag=True, help="Only failures.")
+def gallery_cmd(out_dir, quick, only, jobs, timeout, quiet):
+    """Run every gallery script (each in its own process, Agg backend) and write the figures plus index.html."""
+    with _guard():
+        from .app.gallery import find_scripts, run_gallery
+
+        scripts = find_scripts(only)
+        if not scripts:
+            from .io.errors import ConfigError
+            raise ConfigError("no gallery scripts match " + (", ".join(only) if only else "(none installed)"))
+
+        def report(res):
+            if res.status == "failed" or not quiet:
+                extra = f" ({res.message})" if res.message else ""
+                click.echo(f"{res.status:<7} {res.seconds:6.1f}s  {res.rel}{extra}", err=res.status == "failed")
+
+        results = run_gallery(scripts, out_dir, quick=quick, jobs=jobs, timeout=timeout, on_result=report)
+        n_fail = sum(r.status == "failed" for r in results)
+        if not quiet:
+            n_ok = sum(r.status == "ok" for r in results)
+            n_skip = sum(r.status == "skipped" for r in results)
+            click.echo(f"{n_ok} ok, {n_skip} skipped, {n_fail} failed; "
+                       f"wrote {os.path.join(out_dir, 'index.html')}")
+        if n_fail:
+            sys.exit(1)
 
 
 @main.command("simulate")

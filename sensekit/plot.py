@@ -34,3 +34,29 @@ def show(ax, img, title: str = "", vmax: float | None = None, cmap: str = "gray"
 def save(fig, path: str, fmt: str = "png", dpi: int = 120) -> None:
     fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)
+
+
+# ----------------------------------------------------------------------------- gallery helpers
+def quick() -> bool:
+    """True when the gallery runs in smoke mode (``SENSEKIT_GALLERY_QUICK=1``): use small sizes, few iterations."""
+    import os
+    return os.environ.get("SENSEKIT_GALLERY_QUICK", "") not in ("", "0")
+
+
+def data_file(relpath: str):
+    """Path of a real data file under ``$SENSEKIT_DATA`` (default: ``shared/data`` beside the checkout).
+
+    When the file is absent a gallery script cannot draw its figure: this
+    prints why and exits with code 77, which ``sensekit gallery`` reports as
+    *skipped* (never as a figure of something else).
+    """
+    import os
+    import pathlib
+    import sys
+    base = os.environ.get("SENSEKIT_DATA")
+    base = pathlib.Path(base) if base else pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+    path = base / relpath
+    if not path.exists():
+        print(f"skipped: real data {relpath} not found under {base} (set SENSEKIT_DATA)")
+        sys.exit(77)
+    return path

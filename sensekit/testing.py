@@ -153,3 +153,78 @@ def check_moreau(g, x: torch.Tensor, step: float = 0.5, tol: float = 1e-10) -> f
     err = _rel(p + step * q, x)
     assert err < tol, f"{type(g).__name__}: Moreau identity violated ({err:.3g})"
     return err
+
+
+# ----------------------------------------------------------------------------- host synchronisation
+#: operators that make the host wait for the device: a scalar read (float(), .item(), bool(), int()), a
+#: data-dependent output shape, or a whole-tensor comparison
+_SYNC_OPS = ("_local_scalar_dense", "nonzero", "masked_select", "unique", "equal", "is_nonzero")
+
+
+class SyncCounter:
+    """What :func:`count_host_syncs` saw: ``count`` and the list ``ops`` of operator names."""
+
+    def __init__(self):
+        self.ops: list = []
+
+    @property
+    def count(self) -> int:
+        return len(self.ops)
+
+
+def count_host_syncs():
+    """Context manager counting the host synchronisations inside it (on any device, CPU included).
+
+    On CUDA each of these stalls the host until the GPU has caught up, so a
+    solver loop should have none per iteration, only at its ``check_every``
+    checks (DESIGN.md).  Counted: scalar reads (``float(t)``, ``t.item()``,
+    ``bool(t)``), data-dependent shapes (``nonzero``, boolean-mask indexing,
+    ``masked_select``, ``unique``), ``torch.equal``, ``.tolist()`` and ``.numpy()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sensekit.testing import count_host_syncs
+    >>> x = torch.ones(3)
+    >>> with count_host_syncs() as c:
+    ...     y = 2 * x
+    ...     s = float(y.sum())
+    >>> c.count
+    1
+    """
+    import contextlib
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    counter = SyncCounter()
+
+    class _Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.__name__ if hasattr(func, "__name__") else str(func)
+            base = str(func).split(".")[1] if str(func).startswith("aten.") else name
+            if base.startswith(_SYNC_OPS) or (base == "index" and any(
+                    torch.is_tensor(i) and i.dtype == torch.bool for i in (args[1] if len(args) > 1 else ())
+                    if i is not None)):
+                counter.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    @contextlib.contextmanager
+    def _ctx():
+        originals = {name: getattr(torch.Tensor, name) for name in ("tolist", "numpy")}
+
+        def wrap(name, fn):
+            def inner(self, *a, **k):
+                counter.ops.append(f"Tensor.{name}")
+                return fn(self, *a, **k)
+            return inner
+
+        for name, fn in originals.items():
+            setattr(torch.Tensor, name, wrap(name, fn))
+        try:
+            with _Mode():
+                yield counter
+        finally:
+            for name, fn in originals.items():
+                setattr(torch.Tensor, name, fn)
+
+    return _ctx()

@@ -23,6 +23,10 @@ def test_every_package_is_listed():
         for init in base.rglob("__init__.py"):
             rel = init.parent.relative_to(base)
             found.add(".".join([prefix, *rel.parts]) if rel.parts else prefix)
+    # gallery/ ships as the package sensekit.gallery whose sub-folders are package data (no __init__.py)
+    assert (ROOT / "gallery" / "__init__.py").exists()
+    assert not list((ROOT / "gallery").glob("*/__init__.py"))
+    found.add("sensekit.gallery")
     assert found == _listed_packages()
 
 
@@ -47,6 +51,8 @@ def test_wheel_runs_outside_checkout(tmp_path):
     wheel = next(tmp_path.glob("sensekit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "sensekit/apps/mri_recon/app.py" in names
+    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gallery").glob("*/plot_*.py"))
+    assert scripts and all(f"sensekit/{s}" in names for s in scripts)   # every gallery script ships
     assert not any(n.startswith("apps/") for n in names), "a bare top-level 'apps' package must not ship"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -62,3 +68,9 @@ def test_wheel_runs_outside_checkout(tmp_path):
     run = subprocess.run([sys.executable, "-m", "sensekit.cli", "run", "mri-recon", "--method", "zero-filled"],
                          cwd=work, env=env, capture_output=True, text=True)
     assert run.returncode == 0 and "psnr=" in run.stdout, run.stderr
+    # the gallery runs from the plain install too (its scripts found inside the installed package)
+    gal = subprocess.run([sys.executable, "-m", "sensekit.cli", "gallery", "-o", str(work / "g"), "--quick",
+                          "--only", "mri_recon/plot_sampling_masks.py"], cwd=work, env=env, capture_output=True,
+                         text=True)
+    assert gal.returncode == 0 and "1 ok" in gal.stdout, gal.stdout + gal.stderr
+    assert (work / "g" / "mri_recon" / "plot_sampling_masks.png").exists() and (work / "g" / "index.html").exists()

@@ -91,6 +91,9 @@ class MRIRecon(App):
     Config = Config
     SimConfig = SimConfig
     methods = {k: v[1] for k, v in methods.METHODS.items()}
+    # a small input and short runs for batch / device tests, benchmarks' and the gallery's quick modes
+    quick_sim = {"size": 32, "frames": 4, "coils": 2, "accel": 3.0}  # 10 lines: room for 8 ACS lines (ESPIRiT)
+    quick_options = {"max_iter": 20}
     inputs = (
         DatasetSpec("kspace", ("T,C,Y,X",), ("complex",), True,
                     "centred k-space (DC at index n//2, orthonormal FFT), zero where not sampled"),

@@ -145,6 +145,15 @@ class App:
     #: options of ``sensekit convert`` (None: the app has no converter)
     ConvertConfig: type = None
 
+    # -- declarations read by the shared machinery (batch, device tests, benchmarks, gallery quick mode);
+    #    an app joins all of them by setting these, with no change to the machinery
+    #: file-name patterns that ``sensekit batch APP IN_DIR`` picks up in a folder
+    batch_patterns: tuple = ("*.h5", "*.hdf5")
+    #: SimConfig overrides giving a small input that runs in about a second on one CPU thread
+    quick_sim: dict = {}
+    #: Config overrides that keep a run on the quick input short (e.g. ``{"max_iter": 20}``)
+    quick_options: dict = {}
+
     # -- data
     def simulate(self, sim, generator: torch.Generator) -> tuple[dict, dict]:
         """A synthetic input: ``({dataset: ndarray}, {dataset: {attr: value}})``."""

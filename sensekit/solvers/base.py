@@ -140,12 +140,11 @@ class Result:
 
 
 def _rel_change(x, prev):
-    if isinstance(x, (tuple, list)):
-        num = sum(float(torch.linalg.vector_norm(a - b)) ** 2 for a, b in zip(x, prev)) ** 0.5
-        den = sum(float(torch.linalg.vector_norm(a)) ** 2 for a in x) ** 0.5
-    else:
-        num = float(torch.linalg.vector_norm(x - prev))
-        den = float(torch.linalg.vector_norm(x))
+    """‖x − prev‖ / ‖x‖ over one tensor or a tuple of them, with a single host synchronisation."""
+    xs, ps = (x, prev) if isinstance(x, (tuple, list)) else ((x,), (prev,))
+    num2 = sum(torch.linalg.vector_norm(a - b) ** 2 for a, b in zip(xs, ps))
+    den2 = sum(torch.linalg.vector_norm(a) ** 2 for a in xs)
+    num, den = (v ** 0.5 for v in torch.stack([num2, den2]).tolist())
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
 
 

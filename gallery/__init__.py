@@ -1,0 +1,1 @@
+"""The gallery scripts (``<folder>/plot_*.py``), shipped as package data; run them with ``sensekit gallery``."""

@@ -1,0 +1,384 @@
+"""Batch processing: many input files, one output file each, resumable sample by sample.
+
+``sensekit batch APP IN_DIR_OR_GLOB -o OUT_DIR`` plans one :class:`FileTask`
+per input and runs :func:`process_file` on each, in this process, in local
+worker processes or on a Dask cluster (:mod:`sensekit.app.pool`).
+
+Guarantees
+----------
+* Outputs mirror the inputs' paths relative to their common folder, so two
+  inputs with the same name in different folders never collide
+  (``a/x.h5 → OUT/a/x.h5``, ``b/x.h5 → OUT/b/x.h5``); a non-HDF5 input keeps its
+  name plus ``.h5`` (``clip.avi → OUT/clip.avi.h5``).
+* A finished output appears only by an atomic rename after every sample is
+  done: an interrupted or failed file never leaves a partial output.
+* Every finished sample is a small file ``OUT/.sensekit-batch/<output>.parts/sample-NNNNNN.h5``
+  (written atomically: its presence is the sample's done flag) next to a
+  ``task.json`` fingerprint of the app, options, seed, device type, versions and
+  input (path, size, mtime).  ``--resume`` skips files whose output exists and,
+  inside an unfinished file, samples whose flag exists when the fingerprint
+  still matches (otherwise the file starts over).  Sample ``i`` always draws from
+  a generator seeded ``seed + i``, and the final file is assembled from the
+  sample files in both cases, so a resumed file's datasets and metrics are
+  byte-identical to an uninterrupted run's; only ``provenance/wall_time_s``
+  (the measured seconds) differs.
+* A corrupt or invalid file is reported (with the one-line reason) and skipped;
+  the other files go on.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import glob
+import hashlib
+import json
+import os
+import shutil
+import time
+from typing import Callable
+
+from .._version import __version__
+from ..io.errors import ConfigError, InputError
+
+WORK_DIR = ".sensekit-batch"
+_HDF5_EXT = (".h5", ".hdf5")
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGTERM/SIGINT while a batch runs (a BaseException, like KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+
+
+#: set by the batch's signal handler; checked before every sample so that an interruption is never lost
+#: (Python prints and drops an exception raised while a weakref callback or ``__del__`` runs)
+STOP = {"signum": None}
+
+
+def check_stop() -> None:
+    """Raise :class:`Interrupted` if a stop signal has arrived (a safe point between pieces of work)."""
+    if STOP["signum"] is not None:
+        raise Interrupted(STOP["signum"])
+
+
+def stop_handler(signum, frame):
+    """The SIGTERM/SIGINT handler of a batch process: remember the signal, then interrupt (once)."""
+    if STOP["signum"] is None:
+        STOP["signum"] = signum
+        raise Interrupted(signum)
+
+
+def _quiet_unraisable(default):
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, Interrupted):   # dropped there, acted on at the next check
+            default(unraisable)
+    return hook
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals):
+    """Install :func:`stop_handler` for ``signals`` (main thread only); restore everything afterwards."""
+    import signal
+    import sys
+    import threading
+    STOP["signum"] = None
+    if threading.current_thread() is not threading.main_thread():
+        yield STOP
+        return
+    old = {s: signal.signal(s, stop_handler) for s in signals}
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(old_hook)
+    try:
+        yield STOP
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        sys.unraisablehook = old_hook
+        STOP["signum"] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FileTask:
+    """One input file's work, plain data so that it pickles to worker processes and Dask workers."""
+
+    index: int
+    app: str
+    input: str          # absolute path
+    output: str         # absolute path of the final output
+    workdir: str        # absolute path of this file's per-sample folder
+    workroot: str       # OUT_DIR/.sensekit-batch (pruned when empty)
+    name: str           # display name (input path relative to the common folder)
+    options: dict       # the full Config as {name: value}
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    plot: str | None = None   # figure format written beside the output, or None
+
+
+@dataclasses.dataclass
+class FileReport:
+    """What happened to one file."""
+
+    index: int
+    name: str
+    status: str                  # done | skipped | failed | interrupted | not started
+    output: str = ""
+    samples: int | None = None   # samples in the file (None when it could not be opened)
+    run: int = 0                 # samples computed now
+    resumed: int = 0             # samples taken from an earlier, interrupted run
+    seconds: float = 0.0
+    reason: str = ""
+    error: str = ""              # input | config | other (for failures)
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- planning
+def find_inputs(app, spec: str, out_dir: str | None = None) -> list[str]:
+    """Input files named by a folder (its files matching ``app.batch_patterns``), a glob or one file.
+
+    Files inside ``out_dir`` are left out (so that a glob over a tree holding
+    the outputs does not pick them up again).  :class:`ConfigError` when nothing matches.
+    """
+    spec = os.path.expanduser(str(spec))
+    if os.path.isdir(spec):
+        found = set()
+        for pat in app.batch_patterns:
+            found.update(p for p in glob.glob(os.path.join(glob.escape(spec), pat)) if os.path.isfile(p))
+        where = f"folder {spec} (patterns {', '.join(app.batch_patterns)})"
+    elif glob.has_magic(spec):
+        found = {p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)}
+        where = f"pattern {spec}"
+    elif os.path.exists(spec):
+        found, where = {spec}, spec
+    else:
+        raise ConfigError(f"{spec}: no such file or folder")
+    paths = sorted({os.path.abspath(p) for p in found})
+    if out_dir is not None:
+        out = os.path.abspath(out_dir) + os.sep
+        paths = [p for p in paths if not p.startswith(out)]
+    if not paths:
+        raise ConfigError(f"no input files in {where}")
+    return paths
+
+
+def output_names(inputs: list[str]) -> list[str]:
+    """Output paths relative to OUT_DIR, mirroring the inputs below their common folder."""
+    root = os.path.commonpath([os.path.dirname(p) for p in inputs])
+    rels = []
+    for p in inputs:
+        rel = os.path.relpath(p, root)
+        if os.path.splitext(rel)[1].lower() not in _HDF5_EXT:
+            rel += ".h5"
+        rels.append(rel)
+    return rels
+
+
+def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "auto", resume: bool = False,
+         plot: str | None = None) -> list[FileTask]:
+    """One :class:`FileTask` per input file (see :func:`find_inputs` and :func:`output_names`)."""
+    from .base import config_dict
+    out_dir = os.path.abspath(out_dir)
+    inputs = find_inputs(app, spec, out_dir)
+    root = os.path.commonpath([os.path.dirname(p) for p in inputs])
+    tasks = []
+    for i, (src, rel) in enumerate(zip(inputs, output_names(inputs))):
+        tasks.append(FileTask(index=i, app=app.name, input=src, output=os.path.join(out_dir, rel),
+                              workdir=os.path.join(out_dir, WORK_DIR, rel + ".parts"),
+                              workroot=os.path.join(out_dir, WORK_DIR),
+                              name=os.path.relpath(src, root), options=config_dict(config), seed=int(seed),
+                              device=device, resume=bool(resume), plot=plot))
+    return tasks
+
+
+# ----------------------------------------------------------------------------- one file
+@functools.lru_cache(maxsize=None)
+def _app(name: str):
+    from .registry import get_app
+    return get_app(name)
+
+
+def _fingerprint(task: FileTask, device, n_samples: int, has_n: bool) -> dict:
+    import torch
+    st = os.stat(task.input)
+    return {"app": task.app, "options": json.dumps(task.options, sort_keys=True, default=str), "seed": task.seed,
+            "device_type": device.type, "input": task.input, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "n_samples": n_samples, "has_n": has_n, "sensekit": __version__, "torch": torch.__version__}
+
+
+def _write_json(path: str, data: dict) -> None:
+    from ..io.hdf5 import atomic_path
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, sort_keys=True)
+
+
+def _open_workdir(task: FileTask, fp: dict) -> str:
+    """Make the file's sample folder; keep finished samples only when resuming the same work."""
+    note = ""
+    if os.path.isdir(task.workdir):
+        old = None
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(task.workdir, "task.json")) as fh:
+                old = json.load(fh)
+        if not task.resume or old != fp:
+            if task.resume and old is not None:
+                note = "restarted: input or options changed since the interrupted run"
+            shutil.rmtree(task.workdir, ignore_errors=True)
+    os.makedirs(task.workdir, exist_ok=True)
+    if not os.path.exists(os.path.join(task.workdir, "task.json")):
+        _write_json(os.path.join(task.workdir, "task.json"), fp)
+    return note
+
+
+def _remove_workdir(task: FileTask) -> None:
+    """Delete the file's sample folder and the folders above it that became empty, up to WORK_DIR."""
+    shutil.rmtree(task.workdir, ignore_errors=True)
+    d = os.path.dirname(task.workdir)
+    while len(d) >= len(task.workroot) and d.startswith(task.workroot):
+        try:
+            os.rmdir(d)
+        except OSError:
+            break
+        d = os.path.dirname(d)
+
+
+def _part_path(task: FileTask, i: int) -> str:
+    return os.path.join(task.workdir, f"sample-{i:06d}.h5")
+
+
+def write_part(app, path: str, res, index: int) -> None:
+    """One finished sample, atomically: its outputs, metrics, iterations and seconds."""
+    from ..io.hdf5 import write_h5
+    from .runner import output_datasets
+    groups = {"sample": {"index": index, "iterations": res.iterations, "seconds": res.seconds, "done": True},
+              "metrics": res.metrics}
+    write_h5(path, output_datasets(app, res.outputs, False), groups=groups)
+
+
+def read_part(path: str):
+    """A :class:`~sensekit.app.runner.SampleResult` back from a sample file."""
+    import h5py
+    import numpy as np
+    from .runner import SampleResult
+    with h5py.File(path, "r") as f:
+        outputs = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+        s = f["sample"].attrs
+        metrics = {k: float(v) for k, v in f["metrics"].attrs.items()} if "metrics" in f else {}
+        if not bool(s.get("done", False)):
+            raise OSError(f"{path}: sample not marked done")
+        return SampleResult(outputs={k: np.asarray(v) for k, v in outputs.items()}, metrics=metrics,
+                            iterations=int(s["iterations"]), seconds=float(s["seconds"]))
+
+
+def _figure_path(task: FileTask) -> str:
+    return os.path.splitext(task.output)[0] + "." + task.plot
+
+
+def process_file(task: FileTask, progress: Callable | None = None) -> FileReport:
+    """Run one file to its final output; never raises for a bad file (the report says why).
+
+    ``progress(event, value)`` is called with ``("start", n_samples)`` and
+    ``("sample", i)``.  An :class:`Interrupted` (SIGTERM) or KeyboardInterrupt
+    gives an ``interrupted`` report: the finished samples stay for ``--resume``.
+    """
+    import torch
+    from .base import make_config
+    from .runner import assemble, device_of, open_samples, run_sample, write_result, write_sample_figure
+
+    t0 = time.perf_counter()
+    rep = FileReport(index=task.index, name=task.name, status="failed", output=task.output)
+    try:
+        if task.resume and os.path.exists(task.output):
+            rep.status, rep.reason = "skipped", "output exists (--resume)"
+            if os.path.isdir(task.workdir):
+                _remove_workdir(task)
+            return rep
+        app = _app(task.app)
+        cfg = make_config(app.Config, task.options, source="in the batch options")
+        device = device_of(task.device)
+        os.makedirs(os.path.dirname(task.output), exist_ok=True)
+        with open_samples(app, task.input, seed=task.seed) as src:
+            n = rep.samples = src.n_samples
+            if progress:
+                progress("start", n)
+            rep.reason = _open_workdir(task, _fingerprint(task, device, n, src.has_n))
+            for i in range(n):
+                check_stop()
+                part = _part_path(task, i)
+                if os.path.exists(part):
+                    rep.resumed += 1
+                else:
+                    res = run_sample(app, src.get(i), cfg, device=device, seed=task.seed, index=i)
+                    write_part(app, part, res, i)
+                    rep.run += 1
+                if progress:
+                    progress("sample", i)
+            check_stop()
+            # assemble from the sample files in every case: resumed and fresh files are built alike
+            results = [read_part(_part_path(task, i)) for i in range(n)]
+            result = assemble(app, results, has_n=src.has_n, config=cfg, device=device, seed=task.seed,
+                              label=src.label)
+            if task.plot:   # before the output, so that an existing output means the figure is there too
+                write_sample_figure(app, src.get(0), results[0].outputs, _figure_path(task), cfg)
+            write_result(app, result, task.output)
+        rep.status, rep.metrics = "done", dict(result.metrics)
+        _remove_workdir(task)
+    except (Interrupted, KeyboardInterrupt):
+        if rep.status != "done":   # a signal while tidying up after the output was written changes nothing
+            rep.status, rep.reason = "interrupted", f"{rep.resumed + rep.run} sample(s) kept for --resume"
+    except (InputError, ConfigError) as e:
+        rep.error = "input" if isinstance(e, InputError) else "config"
+        rep.reason = " ".join(str(e).split())
+        _remove_workdir(task)   # a bad file's samples are of no use once it is fixed (its fingerprint changes)
+    except Exception as e:  # unexpected (e.g. out of memory): keep finished samples for --resume
+        rep.error, rep.reason = "other", f"{type(e).__name__}: {' '.join(str(e).split())}"[:300]
+        if isinstance(e, torch.cuda.OutOfMemoryError):
+            rep.reason += " (finished samples kept for --resume)"
+    finally:
+        rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+# ----------------------------------------------------------------------------- summary
+def exit_code(reports: list[FileReport], signum: int | None = None) -> int:
+    """0 all done or skipped; 128+signal when interrupted; 3 when every failure is bad input; else 1."""
+    if signum:
+        return 128 + signum
+    failed = [r for r in reports if r.status == "failed"]
+    if not failed:
+        return 0
+    return 3 if all(r.error in ("input", "config") for r in failed) else 1
+
+
+def summary_table(reports: list[FileReport]) -> str:
+    """One plain-text table: file, status, samples, seconds and metrics or the reason."""
+    rows = [("file", "status", "samples", "time", "details")]
+    for r in sorted(reports, key=lambda r: r.index):
+        if r.samples is None:
+            samples = "-"
+        else:
+            samples = f"{r.run + r.resumed}/{r.samples}" + (f" ({r.resumed} resumed)" if r.resumed else "")
+        if r.status == "done":
+            detail = " ".join(f"{k}={v:.4g}" for k, v in r.metrics.items())
+            detail = (detail + ("; " + r.reason if r.reason else "")).strip("; ")
+        else:
+            detail = r.reason
+        secs = f"{r.seconds:.1f}s" if r.status not in ("skipped", "not started") else "-"
+        rows.append((r.name, r.status, samples, secs, detail))
+    w = [max(len(row[c]) for row in rows) for c in range(4)]
+    lines = ["  ".join(f"{v:<{w[c]}}" for c, v in enumerate(row[:4])) + "  " + row[4] for row in rows]
+    lines.insert(1, "-" * min(100, max(len(ln) for ln in lines)))
+    counts = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed", "interrupted",
+                                                                 "not started")}
+    tail = ", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("done", "skipped", "failed"))
+    lines.append(f"{tail} (of {len(reports)} files)")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def task_token(tasks: list[FileTask]) -> str:
+    """A short id of a batch (for Dask task keys)."""
+    h = hashlib.sha1(json.dumps([dataclasses.astuple(t) for t in tasks], default=str).encode())
+    return h.hexdigest()[:12]

@@ -1,0 +1,79 @@
+"""`python -m benchmarks`: discovery, results.json, the markdown table with peer ratios and GPU speed-ups."""
+import json
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import _runner  # noqa: E402
+
+FAKE = '''
+def run(quick=False):
+    n = "small" if quick else "large"
+    return [
+        {"benchmark": "fake", "case": n, "method": "ours", "peer": False, "time_s": 0.5, "psnr": 30.0},
+        {"benchmark": "fake", "case": n, "method": "otherlib", "peer": True, "time_s": 1.0, "psnr": 29.0},
+        {"benchmark": "fake", "case": n, "method": "slowlib", "peer": True, "time_s": 3.0},
+        {"benchmark": "fake", "case": n, "method": "missinglib", "peer": True, "skipped": "not installed"},
+        {"benchmark": "fake", "case": "dev", "method": "ours", "peer": False, "device": "cpu", "time_s": 2.0},
+        {"benchmark": "fake", "case": "dev", "method": "ours", "peer": False, "device": "cuda", "time_s": 0.25},
+    ]
+'''
+
+
+@pytest.fixture
+def fake_dir(tmp_path):
+    d = tmp_path / "mods"
+    d.mkdir()
+    (d / "fake.py").write_text(FAKE)
+    (d / "broken.py").write_text("def run(quick=False):\n    raise RuntimeError('peer crashed')\n")
+    (d / "_helper.py").write_text("def run(quick=False):\n    raise AssertionError('never run')\n")
+    (d / "no_run.py").write_text("x = 1\n")
+    return d
+
+
+def test_runner_writes_json_and_markdown(fake_dir, tmp_path):
+    out = tmp_path / "out"
+    code = _runner.main(["--dir", str(fake_dir), "--out", str(out), "--quick"])
+    assert code == 1   # broken.py failed: reported, the others still written
+    res = json.loads((out / "results.json").read_text())
+    assert res["quick"] is True and res["benchmarks"] == ["broken", "fake"]
+    assert {"machine", "versions", "date", "rows", "errors"} <= set(res)
+    assert res["versions"]["sensekit"] and res["machine"]["cpu_count"]
+    assert [r["case"] for r in res["rows"]][:4] == ["small"] * 4
+    assert res["errors"][0]["benchmark"] == "broken" and "peer crashed" in res["errors"][0]["error"]
+    md = (out / "results.md").read_text()
+    assert "| small | ours |  |  | 0.5 | 30 | 2.00× vs otherlib |" in md       # fastest peer / ours
+    assert "skipped: not installed" in md
+    assert "| fake | dev | ours | 2 | 0.25 | 8.0× |" in md                    # GPU vs CPU
+    assert "**broken failed**: RuntimeError: peer crashed" in md
+
+
+def test_only_and_unknown_names(fake_dir, tmp_path):
+    out = tmp_path / "o"
+    assert _runner.main(["--dir", str(fake_dir), "--out", str(out), "--only", "fake"]) == 0
+    assert json.loads((out / "results.json").read_text())["rows"][0]["case"] == "large"
+    with pytest.raises(SystemExit) as e:
+        _runner.main(["--dir", str(fake_dir), "--out", str(out), "--only", "nope"])
+    assert e.value.code == 2
+
+
+def test_bad_rows_are_errors(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "bad.py").write_text("def run(quick=False):\n    return [{'case': 'x', 'method': 'y', 'peer': False}]\n")
+    assert _runner.main(["--dir", str(d), "--out", str(tmp_path / "o")]) == 1
+    assert "numeric time_s" in json.loads((tmp_path / "o" / "results.json").read_text())["errors"][0]["error"]
+
+
+def test_real_modules_are_discovered_and_linop_agrees_with_numpy(tmp_path):
+    mods = _runner.discover()
+    assert {"linop", "devices"} <= set(mods)
+    assert _runner.main(["--quick", "--only", "linop", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    ours = [r for r in rows if not r["peer"]]
+    assert len(ours) == 2 and all(r["rel_err"] < 1e-5 for r in ours)   # float32 FFTs agree to rounding
