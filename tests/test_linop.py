@@ -25,6 +25,7 @@ def make_ops():
         "sample": L.Sample(torch.rand(3, 4, generator=g) > 0.5),
         "reshape": L.Reshape((3, 4), (2, 6)),
         "permute": L.Permute((2, 3, 4), (2, 0, 1)),
+        "roll": L.Roll((2, 3, 4), (1, -2), (0, -1)),
         "pad": L.Pad((3, 4), (6, 7)),
         "crop": L.Crop((6, 7), (3, 4)),
         "axis_sum_first": L.AxisSum((2, 3, 4), 0),

@@ -44,6 +44,8 @@ class Config:
                                           "of the zero-filled peak; " + params.defaults_help("lam_w"), min=0.0)
     wavelet: str = option("db4", "wavelet: PyWavelets orthogonal family of the 2-D DWT",
                           choices=("haar", "db2", "db4", "db6", "db8", "sym4", "sym8", "coif2"))
+    spin: int = option(2, "wavelet: cycle spinning, circular shifts 0..spin-1 along each image axis averaged "
+                          "(spin² transforms; 1 = the plain decimated DWT)", min=1, max=8)
     lam_l: float = option(0.03, "ls: nuclear-norm weight, as a fraction of the zero-filled Casorati "
                                 "matrix's largest singular value", min=0.0)
     lam_s: float = option(0.003, "ls: temporal-Fourier l1 weight, as a fraction of the zero-filled series' "

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 
 from sensekit.io.errors import ConfigError
-from sensekit.linop import FFT, AxisSum, Compose, Identity, Unfold, Wavelet
-from sensekit.prox import L1, BlockSeparable, SquaredL2, Transformed, Zero
+from sensekit.linop import FFT, AxisSum, Compose, Identity, Roll, Unfold, Wavelet
+from sensekit.prox import L1, Average, BlockSeparable, SquaredL2, Transformed, Zero
 from sensekit.solvers import (CG, FISTA, HQS, PDHG, Composite, LeastSquares, LinearSystem, MaxIter, PrimalDual,
                               RelChange, Residual, lowrank_plus_sparse, nuclear_term, on_block, solve, tv_term)
 
@@ -128,27 +128,36 @@ def tv(E, y, cfg, *, callbacks=()):
 
 
 def wavelet(E, y, cfg, *, callbacks=()):
-    """ℓ1 sparsity of every frame in an orthonormal 2-D wavelet basis, by FISTA.
+    """ℓ1 sparsity in an orthonormal wavelet basis with cycle spinning, by FISTA.
 
     Notes
     -----
-    Solves ``min_x ½‖E x − y‖² + λ ‖Ψ_d W x‖₁`` with ``W`` the multi-level
-    periodic 2-D DWT of each frame (``wavelet`` family, PyWavelets filters),
-    ``Ψ_d`` keeping the detail coefficients (the coarsest approximation is not
-    penalised) and ``λ = lam_w`` × the zero-filled peak.  The prox is exact
-    (W is unitary).  Works for static images and dynamic series alike.
+    Solves ``min_x ½‖E x − y‖² + λ p(x)`` where ``p`` is the proximal average
+    (see :class:`sensekit.prox.Average`) of ``‖Ψ_d W S_s x‖₁`` over the circular
+    image shifts ``s ∈ {0 … spin−1}²``: ``W`` is the multi-level periodic DWT
+    (``wavelet`` family, PyWavelets filters) over x, y and, for a series, t;
+    ``Ψ_d`` keeps the detail coefficients (the coarsest approximation is not
+    penalised) and ``λ = lam_w`` × the zero-filled peak.  The prox is the mean
+    of the exact shifted wavelet shrinkages, so FISTA minimises a convex
+    objective; averaging over shifts removes the blocking of a decimated DWT
+    (cycle spinning, Coifman & Donoho 1995; BART's ``pics -R W`` shifts at
+    random instead).  ``spin = 1`` is the plain orthonormal DWT.
 
     References
     ----------
     M. Lustig, D. Donoho, J. M. Pauly, "Sparse MRI: the application of
     compressed sensing for rapid MR imaging", Magn. Reson. Med. 58:1182–1195, 2007.
+    R. R. Coifman, D. L. Donoho, "Translation-invariant de-noising", Wavelets and
+    Statistics, Springer 1995.
     A. Beck, M. Teboulle, SIAM J. Imaging Sci. 2(1):183–202, 2009.
     """
     x0 = E.H(y)
     axes = (-3, -2, -1) if E.in_shape[0] > 1 else (-2, -1)
     W = Wavelet(E.in_shape, wavelet=cfg.wavelet, axes=axes).to(x0.device)
     lam = params.value(cfg, "wavelet", "lam_w") * (~W.approx_mask()).to(device=x0.device, dtype=x0.real.dtype)
-    problem = Composite(LeastSquares(E, y), Transformed(L1(lam), W))
+    shifts = [(a, b) for a in range(cfg.spin) for b in range(cfg.spin)]
+    reg = Average([Transformed(L1(lam), W @ Roll(E.in_shape, s, (-2, -1)) if any(s) else W) for s in shifts])
+    problem = Composite(LeastSquares(E, y), reg if len(shifts) > 1 else reg.proxes[0])
     res = solve(FISTA(step=1.0 / normal_bound(E.ops[-1].maps), restart=True), problem,
                 x0=x0, stop=_stop(cfg, "wavelet"), callbacks=callbacks, check_every=cfg.check_every)
     return res.x, res.iterations, _info(res, problem, x0)

@@ -37,7 +37,7 @@ DEFAULTS = {
                "beta": 20.0},
     "tv": {"max_iter": 150, "lam_tv": 0.003, "lam_tt": 0.004},
     "kt-slr": {"max_iter": 80, "lam_tv": 0.003, "lam_tt": 0.004, "lam_nuc": 0.002},
-    "wavelet": {"max_iter": 100, "lam_w": 0.005},
+    "wavelet": {"max_iter": 100, "lam_w": 0.003},
     "ls": {"max_iter": 100},
     "cg-sense": {"max_iter": 100},
     "zero-filled": {"max_iter": 1},

@@ -5,7 +5,7 @@ checks in :mod:`sensekit.testing` (dot test, linearity, normal, batching,
 device/dtype, autograd = adjoint).
 """
 from .base import LinOp, Adjoint, Compose, Sum, Scale, Identity, cast_like
-from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Pad, Crop, AxisSum, Select
+from .basic import Diag, Multiply, Mask, Sample, Reshape, Permute, Roll, Pad, Crop, AxisSum, Select
 from .fourier import FFT, fftc, ifftc
 from .diff import FiniteDiff
 from .sense import Sense
@@ -16,7 +16,7 @@ from .sensing import MatrixSensing
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
-    "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Pad", "Crop", "AxisSum", "Select", "Wavelet",
+    "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Roll", "Pad", "Crop", "AxisSum", "Select", "Wavelet",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
     "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
     "MatrixSensing",

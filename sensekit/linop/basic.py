@@ -1,4 +1,4 @@
-"""Elementary operators: diagonal, mask, sampling, reshape, permute, pad/crop, axis sums."""
+"""Elementary operators: diagonal, mask, sampling, reshape, permute, circular shift, pad/crop, axis sums."""
 from __future__ import annotations
 
 import math
@@ -179,6 +179,39 @@ class Permute(LinOp):
     def _adjoint(self, y):
         nb = y.ndim - len(self.out_shape)
         return y.permute(*range(nb), *(nb + p for p in self.inv))
+
+    @property
+    def N(self):
+        return Identity(self.in_shape)
+
+    def solve_normal(self, b, shift=0.0):
+        return b / (1.0 + shift)
+
+
+class Roll(LinOp):
+    """Circular shift of the trailing dimensions: ``out = torch.roll(x, shifts, dims)`` (unitary).
+
+    ``shifts[i]`` applies to axis ``axes[i]`` of ``in_shape`` (negative axes count from the end).
+    """
+
+    is_unitary = True
+
+    def __init__(self, in_shape, shifts, axes):
+        in_shape = _shape(in_shape)
+        shifts, axes = tuple(int(s) for s in shifts), tuple(int(a) for a in axes)
+        if len(shifts) != len(axes):
+            raise ValueError(f"Roll: {len(shifts)} shifts for {len(axes)} axes")
+        if any(not -len(in_shape) <= a < len(in_shape) for a in axes):
+            raise ValueError(f"Roll: axes {axes} out of range for in_shape {tuple(in_shape)}")
+        super().__init__(in_shape, in_shape)
+        self.shifts = shifts
+        self.axes = tuple(a - len(in_shape) if a >= 0 else a for a in axes)   # counted from the end
+
+    def _forward(self, x):
+        return torch.roll(x, self.shifts, self.axes)
+
+    def _adjoint(self, y):
+        return torch.roll(y, tuple(-s for s in self.shifts), self.axes)
 
     @property
     def N(self):

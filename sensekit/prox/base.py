@@ -96,6 +96,37 @@ class Transformed(Prox):
         return self.U.H(self.g.conj_prox(self.U(v), sigma))
 
 
+class Average(Prox):
+    """Proximal average of ``g_1 … g_m``: its prox is the mean of their proxes.
+
+    The mean of proximal maps is itself the proximal map of a proper closed
+    convex function, the proximal average p (Bauschke, Goebel, Lucet, Wang,
+    SIAM J. Optim. 19(2):766–785, 2008), so proximal-gradient methods that use
+    this prox minimise a well-defined convex objective.  Typical use: cycle
+    spinning, the average over circular shifts s of ``g(W S_s x)`` for an
+    orthonormal wavelet W, which removes the shift dependence of a decimated
+    transform.
+
+    ``average(x)`` returns the mean of ``g_i(x)``, an upper bound of p(x)
+    (p ≤ Σ g_i / m by convexity of the proximal average in the functions);
+    it is exact when all g_i agree at x.
+    """
+
+    def __init__(self, proxes):
+        self.proxes = list(proxes)
+        if not self.proxes:
+            raise ValueError("Average: give at least one prox")
+
+    def __call__(self, x):
+        return sum(g(x) for g in self.proxes) / len(self.proxes)
+
+    def prox(self, x, step):
+        out = self.proxes[0].prox(x, step)
+        for g in self.proxes[1:]:
+            out = out + g.prox(x, step)
+        return out / len(self.proxes)
+
+
 class BlockSeparable(Prox):
     """Σ_i g_i(x_i) for blocks ``x_i = x.select(axis, i)`` stacked along ``axis``.
 
