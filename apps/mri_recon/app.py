@@ -14,6 +14,7 @@ from sensekit.sim.masks import PATTERNS
 
 from . import calib, methods
 from .convert import ConvertConfig
+from .training import TrainConfig
 from .model import forward_model
 
 
@@ -42,6 +43,8 @@ class Config:
                                  min=0.0, max=1.0)
     check_every: int = option(5, "evaluate stop criteria and progress every k iterations (fewer GPU syncs)",
                               min=1)
+    rim_model: str = option("", "rim: trained model (.pt with its .json, or a folder from `sensekit train "
+                                "mri-recon`); empty = the model shipped with sensekit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,10 +150,17 @@ class MRIRecon(App):
         return open_input(self, path)
 
     ConvertConfig = ConvertConfig
+    TrainConfig = TrainConfig
 
     def convert(self, src, fmt, config, generator):
         from .convert import convert
         return convert(src, fmt, config, generator)
+
+    def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
+        """Train the ``rim`` method's model into the folder ``output`` (see training.py)."""
+        from .training import train
+        return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume,
+                     command=command)
 
     # ------------------------------------------------------------------ work
     def maps_for(self, inputs, cfg):
