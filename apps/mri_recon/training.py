@@ -33,7 +33,7 @@ class TrainConfig:
     steps: int = option(8, "RIM steps (unrolled iterations)", min=1, max=64)
     context: int = option(1, "neighbouring frames on each side given to the network as extra channels "
                              "(0 = frames reconstructed independently)", min=0, max=8)
-    iterations: int = option(3000, "optimiser steps (one simulated series per step)", min=1)
+    iterations: int = option(2400, "optimiser steps (one simulated series per step)", min=1)
     lr: float = option(1e-3, "Adam learning rate (start)", min=0.0)
     lr_min: float = option(5e-5, "learning rate at the end of the half-cosine schedule", min=0.0)
     loss: str = option("mse", "loss averaged over the RIM steps: mse or l1", choices=("mse", "l1"))

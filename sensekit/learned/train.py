@@ -96,10 +96,10 @@ def fit(model: torch.nn.Module, sample: Callable, loss: Callable, *, max_iter: i
             info = {"iter": it, "loss": float(acc) / n_acc, "seconds": time.perf_counter() - t0}
             history.append(info)
             acc, n_acc = None, 0
-            for cb in callbacks:
-                cb(info, model)
             if checkpoint and checkpoint_every and it % checkpoint_every == 0:
                 _save_checkpoint(model, opt, sched, it, history, generator, checkpoint, checkpoint_meta)
+            for cb in callbacks:
+                cb(info, model)
             if max_seconds is not None and info["seconds"] >= max_seconds:
                 reason = "max_seconds"
                 break
