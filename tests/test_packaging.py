@@ -47,6 +47,7 @@ def test_wheel_runs_outside_checkout(tmp_path):
     wheel = next(tmp_path.glob("sensekit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "sensekit/apps/mri_recon/app.py" in names
+    assert {"sensekit/learned/weights/mri_rim_indrnn.pt", "sensekit/learned/weights/mri_rim_indrnn.json"} <= set(names)
     assert not any(n.startswith("apps/") for n in names), "a bare top-level 'apps' package must not ship"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

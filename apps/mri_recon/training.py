@@ -12,7 +12,6 @@ and support of estimated maps is not counted as an error.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 
@@ -78,14 +77,6 @@ def check_train_config(cfg: TrainConfig) -> list:
 
 
 # ------------------------------------------------------------------------------------------------- images
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_image_series(path: str) -> np.ndarray:
     """Image frames (F, Y, X), complex128, each series scaled to peak magnitude 1.
 
@@ -259,6 +250,7 @@ def train(cfg: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbac
     import sensekit
     from sensekit.core.random import make_generator
     from sensekit.learned import RIM, fit, load_model, save_model
+    from .convert import _sha256
 
     check_train_config(cfg)
     paths = [p.strip() for p in cfg.images.split(",") if p.strip()]
