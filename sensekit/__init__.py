@@ -14,7 +14,7 @@ import importlib
 from ._version import __version__
 
 _SUBMODULES = {
-    "core", "linop", "prox", "solvers", "sim", "io", "metrics", "app",
+    "core", "linop", "prox", "solvers", "sim", "io", "metrics", "app", "learned",
     "plot", "testing", "apps",
 }
 

@@ -115,6 +115,7 @@ def main():
     sensekit simulate APP -o OUT.h5   a synthetic input with references
     sensekit convert APP SRC -o OUT.h5  another format's file as an input
     sensekit gallery [-o DIR] [--quick]   every gallery figure, plus index.html
+    sensekit train APP -o MODEL_DIR   train an app's learned method
     """
 
 
@@ -162,6 +163,8 @@ def info_cmd(app_name):
             show(app.SimConfig, "simulation options (simulate: --set KEY=VALUE):")
         if app.ConvertConfig is not None:
             show(app.ConvertConfig, "conversion options (convert: --set KEY=VALUE):")
+        if app.TrainConfig is not None:
+            show(app.TrainConfig, "training options (train: --set KEY=VALUE):")
         click.echo("input datasets:")
         for spec in app.inputs:
             click.echo(f"  {spec.describe()}")
@@ -417,6 +420,68 @@ def convert_cmd(app_name, src, output_path, sets, seed):
                  groups={"provenance": prov}, dataset_attrs={k: {"description": v} for k, v in notes.items()})
         click.echo(f"wrote {output_path} ({attrs.get('acquisition', fmt)}): "
                    + ", ".join(f"{k} {tuple(v.shape)}" for k, (v, _) in datasets.items()))
+
+
+@main.command("train")
+@click.argument("app_name", metavar="APP")
+@click.option("-o", "--output", "output_dir", type=click.Path(), default=None,
+              help="Folder for the trained model (model.pt + model.json) and its resumable checkpoint "
+                   "(default: ./APP-model).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set a training option (repeatable; see `sensekit info APP`).")
+@click.option("--config", "config_file", type=click.Path(), default=None, help="Options from a .json or .toml file.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the initial weights and of every simulated training problem.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in the output folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar or summary.")
+def train_cmd(app_name, output_dir, sets, config_file, seed, device, resume, quiet):
+    """Train APP's learned method on simulated data (and optional image files).
+
+    Use the result with `sensekit run APP --set rim_model=MODEL_DIR` (mri-recon).
+    """
+    with _guard():
+        from .app.base import make_config
+        from .app.progress import ProgressBar
+        from .app.registry import get_app
+        from .core.device import resolve_device
+        from .io.errors import ConfigError
+
+        app = get_app(app_name)
+        if app.TrainConfig is None:
+            raise ConfigError(f"{app.name} has nothing to train")
+        values = _read_config_file(config_file) if config_file else {}
+        values.update(_parse_sets(sets))
+        cfg = make_config(app.TrainConfig, values, source="in --set/--config")
+        try:
+            dev = resolve_device(device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        out = output_dir or f"{app.name}-model"
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise ConfigError(f"-o {out}: folder {parent} does not exist")
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise ConfigError(f"-o {out}: exists and is not a folder")
+        if not resume and os.path.exists(os.path.join(out, "model.pt")):
+            raise ConfigError(f"-o {out}: already holds a trained model; choose another folder (or --resume)")
+        created = not os.path.isdir(out)
+        os.makedirs(out, exist_ok=True)
+        bar = ProgressBar(getattr(cfg, "iterations", 1), f"{app.name} train", enabled=None if not quiet else False)
+        command = "sensekit train " + " ".join([app.name, *(f"--set {s}" for s in sets), f"--seed {seed}"])
+        try:
+            card = app.train(cfg, out, seed=seed, device=dev, callbacks=[bar], resume=resume, command=command)
+        except BaseException:
+            if created and not os.listdir(out):
+                os.rmdir(out)
+            raise
+        finally:
+            bar.close()
+        if not quiet:
+            click.echo(f"{app.name}: trained {card.get('method', 'model')} ({card.get('parameters', '?')} parameters) "
+                       f"iterations={card.get('iterations')} time={card.get('train_seconds')}s "
+                       f"loss={card.get('final_loss', float('nan')):.4g} val_psnr={card.get('val_psnr', float('nan')):.2f}")
+            click.echo(f"wrote {os.path.join(out, 'model.pt')} and model.json")
 
 
 if __name__ == "__main__":  # pragma: no cover

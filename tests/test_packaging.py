@@ -53,6 +53,7 @@ def test_wheel_runs_outside_checkout(tmp_path):
     assert "sensekit/apps/mri_recon/app.py" in names
     scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gallery").glob("*/plot_*.py"))
     assert scripts and all(f"sensekit/{s}" in names for s in scripts)   # every gallery script ships
+    assert {"sensekit/learned/weights/mri_rim_indrnn.pt", "sensekit/learned/weights/mri_rim_indrnn.json"} <= set(names)
     assert not any(n.startswith("apps/") for n in names), "a bare top-level 'apps' package must not ship"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

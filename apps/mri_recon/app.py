@@ -15,6 +15,7 @@ from sensekit.sim.masks import PATTERNS
 
 from . import calib, methods, params
 from .convert import ConvertConfig
+from .training import TrainConfig
 from .model import forward_model
 
 
@@ -65,6 +66,8 @@ class Config:
                                  min=0.0, max=1.0)
     check_every: int = option(5, "evaluate stop criteria and progress every k iterations (fewer GPU syncs)",
                               min=1)
+    rim_model: str = option("", "rim: trained model (.pt with its .json, or a folder from `sensekit train "
+                                "mri-recon`); empty = the model shipped with sensekit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,10 +176,17 @@ class MRIRecon(App):
         return open_input(self, path)
 
     ConvertConfig = ConvertConfig
+    TrainConfig = TrainConfig
 
     def convert(self, src, fmt, config, generator):
         from .convert import convert
         return convert(src, fmt, config, generator)
+
+    def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
+        """Train the ``rim`` method's model into the folder ``output`` (see training.py)."""
+        from .training import train
+        return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume,
+                     command=command)
 
     # ------------------------------------------------------------------ work
     def expected_iterations(self, cfg) -> int:

@@ -272,3 +272,10 @@ METHODS = {
     "cg-sense": (cg_sense, "CG-SENSE: conjugate gradient on the SENSE normal equations"),
     "zero-filled": (zero_filled, "zero-filled inverse FFT with coil combination (baseline)"),
 }
+
+
+# --- rim: learned recurrent inference machine (code in rim.py; `sensekit train mri-recon` trains it) ---
+from .rim import rim  # noqa: E402
+
+METHODS["rim"] = (rim, "recurrent inference machine (Lønning et al. 2019), learned; shipped model or rim_model")
+# --- end rim ---

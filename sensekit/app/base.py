@@ -144,6 +144,8 @@ class App:
     methods: dict = {}
     #: options of ``sensekit convert`` (None: the app has no converter)
     ConvertConfig: type = None
+    #: options of ``sensekit train`` (None: the app has nothing to train)
+    TrainConfig: type = None
 
     # -- declarations read by the shared machinery (batch, device tests, benchmarks, gallery quick mode);
     #    an app joins all of them by setting these, with no change to the machinery
@@ -169,6 +171,11 @@ class App:
         ``fmt`` is the name :func:`sensekit.io.detect_format` gave the source.
         """
         raise NotImplementedError(f"{self.name} has no converter")
+
+    def train(self, config, output: str, *, seed: int = 0, device="cpu", callbacks: Sequence[Callable] = (),
+              resume: bool = False, command: str = "") -> dict:
+        """Train the app's learned method into the folder ``output``; returns the model card (a dict)."""
+        raise NotImplementedError(f"{self.name} has nothing to train")
 
     # -- work
     def run(self, inputs: dict, config, *, generator: torch.Generator, callbacks: Sequence[Callable] = ()) -> RunOutput:

@@ -1,0 +1,20 @@
+"""Learned components: recurrent inference machines with convolutional recurrent cells, a seeded training
+loop and save/load of models as a ``torch.save`` state dict plus a JSON config.
+
+Trained weights that the project ships live in ``sensekit/learned/weights`` (see
+``sensekit/learned/README.md`` for their model cards); nothing is downloaded at run time.
+"""
+from .cells import ConvGRUCell, ConvMGUCell, ConvIndRNNCell, CELLS
+from .rim import RIM, data_gradient, to_channels, from_channels
+from .io import save_model, load_model, read_model_card, model_paths
+from .train import fit, step_loss, TrainResult
+
+__all__ = ["ConvGRUCell", "ConvMGUCell", "ConvIndRNNCell", "CELLS", "RIM", "data_gradient", "to_channels",
+           "from_channels", "save_model", "load_model", "read_model_card", "model_paths", "fit", "step_loss",
+           "TrainResult", "weights_path"]
+
+
+def weights_path(name: str) -> str:
+    """Path stem of a model shipped inside the package (``sensekit/learned/weights/<name>``)."""
+    import os
+    return os.path.join(os.path.dirname(__file__), "weights", name)
