@@ -190,7 +190,10 @@ class MRIRecon(App):
 
     # ------------------------------------------------------------------ work
     def expected_iterations(self, cfg) -> int:
-        """The iteration bound of the configured method (for progress bars)."""
+        """The iteration bound of the configured method (for progress bars; rim: its model's steps)."""
+        if cfg.method == "rim":
+            from .rim import load_rim
+            return int(load_rim(cfg.rim_model, torch.device("cpu")).steps)
         return int(params.value(cfg, cfg.method, "max_iter"))
 
     def maps_for(self, inputs, cfg):

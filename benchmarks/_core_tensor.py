@@ -1,6 +1,6 @@
 """Benchmark: sensekit's Tucker/CP against TensorLy, and Kronecker SBL against plain SBL.
 
-``run(quick=False) -> list[dict]``; ``python benchmarks/core_tensor.py [--quick]``
+``run(quick=False) -> list[dict]``; part of ``benchmarks/core.py`` (``python -m benchmarks.core [--quick]``)
 prints the rows as JSON.  Run with ``OMP_NUM_THREADS=1`` so that numpy (TensorLy's
 default backend) and torch both use one thread.
 

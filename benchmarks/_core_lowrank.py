@@ -1,6 +1,6 @@
 """Low-rank core benchmarks: rsvd vs scikit-learn, PCP vs pyrpca, completion scaling (sketched vs exact).
 
-Run ``python benchmarks/core_lowrank.py [--quick]``; prints a JSON list of rows.
+Part of ``benchmarks/core.py`` (``python -m benchmarks.core [--quick]``); prints a JSON list of rows.
 """
 from __future__ import annotations
 
