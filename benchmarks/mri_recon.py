@@ -117,7 +117,9 @@ def _bart_rows(case, inp, maps, lams):
                 rows.append({"benchmark": "mri_recon", "case": case, "method": f"bart pics {label}", "peer": True,
                              "skipped": r.stderr.strip()[-200:]})
                 continue
-            x = np.transpose(read(out)[:, :, 0, 0, 0, 0, 0, 0, 0, 0, :], (2, 0, 1))
+            img = read(out)
+            img = img.reshape(img.shape + (1,) * (16 - img.ndim))        # BART: 16 dims, time at 10
+            x = np.transpose(img[:, :, 0, 0, 0, 0, 0, 0, 0, 0, :, 0, 0, 0, 0, 0], (2, 0, 1))
             sc = image_series_scores(_fit_scale(x, ref), ref)
             rows.append({"benchmark": "mri_recon", "case": case, "method": f"bart pics {label}", "peer": True,
                          "time_s": round(dt, 3), "psnr": round(sc["psnr"], 3), "ssim": round(sc["ssim"], 4)})
@@ -167,7 +169,7 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             inp = _case(case, tmp)
-            ours, maps = _sensekit_rows(case, inp, ["ls", "tv", "rdledm", "kt-slr", "wavelet"])
+            ours, maps = _sensekit_rows(case, inp, ["ls", "tv", "rdledm", "kt-slr", "wavelet", "rim"])
             rows += ours
             rows += _bart_rows(case, inp, maps, [
                 ("TV l=0.005", ["-R", "T:3:0:0.005", "-R", "T:1024:0:0.005"]),
