@@ -101,3 +101,24 @@ def test_prox_does_not_mutate():
         g.prox(x, 0.5)
         g.conj_prox(x, 0.5)
     assert torch.equal(x, before)
+
+
+def test_average_is_the_mean_of_proxes_and_firmly_nonexpansive():
+    g = torch.Generator().manual_seed(3)
+    W = sk.linop.Wavelet((8, 8), wavelet="haar")
+    shifted = [sk.prox.Transformed(sk.prox.L1(0.2), W @ sk.linop.Roll((8, 8), (a, b), (-2, -1)) if a or b else W)
+               for a in (0, 1) for b in (0, 1)]
+    avg = sk.prox.Average(shifted)
+    x, z = (torch.randn(8, 8, dtype=torch.float64, generator=g) for _ in range(2))
+    ref = sum(p.prox(x, 0.7) for p in shifted) / 4
+    assert torch.allclose(avg.prox(x, 0.7), ref)
+    # averaged shrinkage is not the plain one (the shifts matter) ...
+    assert not torch.allclose(avg.prox(x, 0.7), shifted[0].prox(x, 0.7))
+    # ... and stays firmly nonexpansive: ‖Px − Pz‖² ≤ <Px − Pz, x − z>
+    d = avg.prox(x, 0.7) - avg.prox(z, 0.7)
+    assert float((d * d).sum()) <= float((d * (x - z)).sum()) + 1e-12
+    # the reported value is the mean of the values; one prox: exactly that prox
+    assert torch.allclose(avg(x), sum(p(x) for p in shifted) / 4)
+    assert torch.allclose(sk.prox.Average(shifted[:1]).prox(x, 0.7), shifted[0].prox(x, 0.7))
+    with pytest.raises(ValueError):
+        sk.prox.Average([])
