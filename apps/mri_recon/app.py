@@ -16,7 +16,7 @@ from sensekit.sim.masks import PATTERNS
 from . import calib, methods, params
 from .convert import ConvertConfig
 from .training import TrainConfig
-from .model import forward_model
+from .model import forward_model, zero_unobserved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,10 +216,7 @@ class MRIRecon(App):
             raise InputError("k-space is zero at every sampled location")
         fn = methods.METHODS[config.method][0]
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
-        # Pixels with no coil sensitivity (ESPIRiT's crop) are unobservable: the data cannot fix them and
-        # a regulariser may fill them with anything, so they are set to zero (as BART's pics does).
-        observed = torch.sum(maps.abs() ** 2, dim=0) > 0
-        x = torch.where(observed, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        x = zero_unobserved(x, maps)
         return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
                          info={"maps": maps, "scale": scale, **{k: v for k, v in info.items() if k == "stop_reason"}})
 

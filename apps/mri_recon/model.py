@@ -34,3 +34,10 @@ def rss(images: torch.Tensor, coil_axis: int = -3) -> torch.Tensor:
 def normal_bound(maps: torch.Tensor) -> float:
     """An upper bound on ‖E‖² = max over pixels of Σ_c |S_c|² (mask ≤ 1, FFT unitary)."""
     return float(torch.max(torch.sum(maps.abs() ** 2, dim=0)))
+
+
+def zero_unobserved(x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """Set to zero the pixels where every coil map is zero (ESPIRiT's crop): the data cannot fix them and a
+    regulariser may fill them with anything (BART's pics does the same)."""
+    observed = torch.sum(maps.abs() ** 2, dim=0) > 0
+    return torch.where(observed, x, torch.zeros((), dtype=x.dtype, device=x.device))
