@@ -46,13 +46,13 @@ def pincat(tmp_path_factory):
 
 DATA = ["rat", "pincat"]
 
-# Measured with the defaults (PSNR dB / SSIM), rat: zero-filled 29.48/.757, ls 36.38/.898, tv 37.92/.911,
-# kt-slr 36.75/.903, wavelet 35.49/.871, rdledm 37.64/.909; PINCAT (20 frames): zero-filled 27.03/.811,
-# ls 30.72/.866, tv 33.27/.933, kt-slr 32.51/.928, wavelet 32.21/.900, rdledm 33.18/.934.  The brief's
+# Measured with the defaults (PSNR dB / SSIM), rat: zero-filled 29.48/.757, ls 36.38/.898, tv 37.91/.910,
+# kt-slr 36.64/.902, wavelet 35.49/.871, rdledm 37.56/.908; PINCAT (20 frames): zero-filled 27.03/.811,
+# ls 30.72/.866, tv 34.00/.9418, kt-slr 33.01/.935, wavelet 32.21/.900, rdledm 33.83/.9419.  The brief's
 # targets that these numbers miss are kept as strict expected failures (they turn into errors the day they
 # pass, so the marks get removed), not loosened.
 _MISSED = {
-    ("ssim", "rat"): "rdledm SSIM 0.909 < tv 0.911 on the rat cine with the defaults",
+    ("ssim", "rat"): "rdledm SSIM 0.908 < tv 0.910 on the rat cine with the defaults; no weights tried beat tv",
     ("5db", "ls", "pincat"): "ls (L+S) reaches zero-filled + 3.7 dB on PINCAT (20 frames, acc. 8, 1 % noise); "
                              "no lam_l / lam_s / max_iter tried got past + 4.4 dB",
 }
