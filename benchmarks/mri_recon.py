@@ -135,7 +135,7 @@ def _sigpy_rows(case, inp, maps, lams):
     import numpy as np
     from sensekit.metrics import image_series_scores
     try:
-        import sigpy.mri.app as app
+        pass
     except Exception as e:  # noqa: BLE001
         return [{"benchmark": "mri_recon", "case": case, "method": "sigpy", "peer": True,
                  "skipped": f"sigpy not importable: {type(e).__name__}"}]

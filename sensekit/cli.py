@@ -480,7 +480,8 @@ def train_cmd(app_name, output_dir, sets, config_file, seed, device, resume, qui
         if not quiet:
             click.echo(f"{app.name}: trained {card.get('method', 'model')} ({card.get('parameters', '?')} parameters) "
                        f"iterations={card.get('iterations')} time={card.get('train_seconds')}s "
-                       f"loss={card.get('final_loss', float('nan')):.4g} val_psnr={card.get('val_psnr', float('nan')):.2f}")
+                       f"loss={card.get('final_loss', float('nan')):.4g} "
+                       f"val_psnr={card.get('val_psnr', float('nan')):.2f}")
             click.echo(f"wrote {os.path.join(out, 'model.pt')} and model.json")
 
 

@@ -190,8 +190,8 @@ def espirit_maps(kspace: torch.Tensor, mask: torch.Tensor, *, calib: int = 24, k
     T, C, Y, X = kspace.shape
     kernel = fitted_kernel(mask, calib=calib, kernel=kernel)
     if kernel == 0:
-        raise InputError(f"ESPIRiT: the centre of k-space has no fully sampled block of at least 6×6 samples "
-                         f"(autocalibration region); use coil_method=lowres or supply sens_maps")
+        raise InputError("ESPIRiT: the centre of k-space has no fully sampled block of at least 6×6 samples "
+                         "(autocalibration region); use coil_method=lowres or supply sens_maps")
     A, region = calibration_matrix(kspace, mask, calib=calib, kernel=kernel)
     P = A.shape[0]
     if 2 * P < C * kernel * kernel:

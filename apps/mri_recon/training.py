@@ -294,6 +294,7 @@ def train(cfg: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbac
             "final_loss": res.history[-1]["loss"] if res.history else None,
             "val_psnr": validation_psnr(res.model, val), "val_history": val_scores,
             "parameters": sum(p.numel() for p in res.model.parameters()),
-            "loss_history": [{"iter": h["iter"], "loss": h["loss"]} for h in res.history[:: max(1, len(res.history) // 50)]]}
+            "loss_history": [{"iter": h["iter"], "loss": h["loss"]}
+                             for h in res.history[:: max(1, len(res.history) // 50)]]}
     save_model(res.model, os.path.join(output, "model"), meta=card)
     return card

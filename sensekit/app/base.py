@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import typing
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch

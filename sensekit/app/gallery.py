@@ -148,7 +148,8 @@ def run_script(path: pathlib.Path, out_dir: str, *, quick: bool = False, timeout
     try:
         p = subprocess.run(cmd, cwd=scratch, env=e, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return ScriptResult(str(path), rel, "failed", time.perf_counter() - t0, message=f"timed out after {timeout:g} s")
+        return ScriptResult(str(path), rel, "failed", time.perf_counter() - t0,
+                            message=f"timed out after {timeout:g} s")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         with contextlib.suppress(OSError):

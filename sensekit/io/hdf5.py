@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import tempfile
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -34,7 +34,8 @@ def step_loss(estimates: Sequence[torch.Tensor], target: torch.Tensor, *, kind: 
 
 
 def fit(model: torch.nn.Module, sample: Callable, loss: Callable, *, max_iter: int, lr: float = 1e-3,
-        lr_schedule: str = "constant", lr_min: float = 0.0, generator: torch.Generator | None = None, clip: float | None = None, check_every: int = 10,
+        lr_schedule: str = "constant", lr_min: float = 0.0, generator: torch.Generator | None = None,
+        clip: float | None = None, check_every: int = 10,
         callbacks: Sequence[Callable] = (), checkpoint: str | None = None, checkpoint_every: int = 0,
         checkpoint_meta: dict | None = None, resume: dict | None = None,
         max_seconds: float | None = None) -> TrainResult:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sensekit as sk
-from sensekit.solvers import (ADMM, CG, FISTA, PDHG, AnyOf, Composite, LeastSquares, LinearSystem, MaxIter,
+from sensekit.solvers import (CG, PDHG, LeastSquares, LinearSystem, MaxIter,
                               PrimalDual, RelChange, Residual, Timeout, solve)
 
 L, P, S = sk.linop, sk.prox, sk.solvers

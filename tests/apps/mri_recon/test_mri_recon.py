@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sensekit.cli import main
 from sensekit.io import read_group_attrs
 
-from helpers import fft2c, outside_mri_file, rat_cine_file as _rat_cine_file
+from helpers import outside_mri_file, rat_cine_file as _rat_cine_file
 
 
 def run(*args):
@@ -83,7 +83,7 @@ def test_sample_axis_and_complex128(tmp_path):
     src = tmp_path / "n.h5"
     with h5py.File(a) as fa, h5py.File(b) as fb, h5py.File(src, "w") as f:
         for name in ("kspace", "mask", "image_ref"):
-            d = f.create_dataset(name, data=np.stack([fa[name][()], fb[name][()]]))
+            f.create_dataset(name, data=np.stack([fa[name][()], fb[name][()]]))
         f["kspace"].attrs["axes"] = "N,T,C,Y,X"
     out = tmp_path / "o.h5"
     r = run("--input", src, "-o", out, "--method", "ls", "--set", "max_iter=20")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sensekit.app.gallery import describe, find_scripts, gallery_root, script_doc
 from sensekit.cli import main
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPTS = find_scripts()
 
 

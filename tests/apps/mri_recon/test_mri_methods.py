@@ -1,8 +1,6 @@
 """mri-recon model-based methods: convergence on small planted problems, core pieces they use, figures."""
-import dataclasses
 
 import h5py
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
