@@ -189,7 +189,7 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
     """Run APP on an input file, or on its built-in synthetic default."""
     with _guard():
         from .app.registry import get_app
-        from .app.runner import run_app, write_result, write_figure, check_paths
+        from .app.runner import run_app, write_result, write_figure, check_paths, stream_run as run_stream
         from .app.progress import ProgressBar
 
         app = get_app(app_name)
@@ -205,12 +205,27 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
             label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "")
             return [ProgressBar(total, label)]
 
-        res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
-                      callbacks_factory=progress)
-        if plot_path:
-            write_figure(app, res, plot_path, cfg)
-        if output_path:
-            write_result(app, res, output_path)
+        if app.stream_axis is not None and input_path is not None:
+            # a streamed app reads and writes its file block by block (memory does not grow with its length)
+            bar = ProgressBar(1, f"{app.name} blocks", enabled=False if quiet else None)
+
+            def on_block(i, n, stop, length):
+                bar.total = max(1, length)
+                bar.label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "") + f" {app.stream_axis}"
+                bar({"iter": stop})
+
+            try:
+                res = run_stream(app, input_path=input_path, config=cfg, output_path=output_path,
+                                 plot_path=plot_path, device=device, seed=seed, on_block=on_block)
+            finally:
+                bar.close()
+        else:
+            res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
+                          callbacks_factory=progress)
+            if plot_path:
+                write_figure(app, res, plot_path, cfg)
+            if output_path:
+                write_result(app, res, output_path)
         if not quiet:
             p = res.provenance
             click.echo(f"{app.name}: method={p['method']} device={p['device']} samples={res.n_samples} "
@@ -362,6 +377,7 @@ def simulate_cmd(app_name, output_path, sets, seed):
         from .app.base import make_config, config_dict
         from .app.registry import get_app
         from .app.runner import check_paths
+        import numpy as np
         from .core.random import make_generator
         from .io.hdf5 import write_h5
 
@@ -375,7 +391,7 @@ def simulate_cmd(app_name, output_path, sets, seed):
         datasets = {}
         for name, arr in arrays.items():
             try:
-                axes = app.input_spec(name).layouts[0]
+                axes = app.input_spec(name).layout_for(np.ndim(arr), np.shape(arr))
             except KeyError:
                 axes = None
             datasets[name] = (arr, axes)

@@ -9,7 +9,7 @@ _CONVERT_HINT = "convert it first: sensekit convert mri-recon {p} -o OUT.h5"
 
 
 def open_input(app, path):
-    """``(samples, has_n, label)`` for fastMRI/ISMRMRD files; None for sensekit contract files.
+    """An :class:`~sensekit.io.source.ArraySource` for fastMRI/ISMRMRD files; None for sensekit contract files.
 
     fastMRI slices (and ISMRMRD slices) become samples N, each a static image
     (T = 1) for fastMRI or a series over the ISMRMRD frames.  MATLAB and BART
@@ -45,10 +45,6 @@ def open_input(app, path):
         d = read_ismrmrd(p)
         per = [{"kspace": d["kspace"][s], "mask": d["mask"][s]} for s in range(d["kspace"].shape[0])]
         layouts = {"kspace": ["T", "C", "Y", "X"], "mask": ["T", "Y", "X"]}
-    samples = []
-    for i, arrays in enumerate(per):
-        try:
-            samples.append(app.prepare(arrays, {}, layouts))
-        except InputError as e:
-            raise InputError(f"{p}: slice {i}: {e}") from None
-    return samples, True, os.path.abspath(p)
+    from sensekit.io.source import ArraySource
+    # the runner validates each slice with app.prepare and names the file and the sample in its errors
+    return ArraySource(per, layouts, has_n=True, path=p, label=os.path.abspath(p))

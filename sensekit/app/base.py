@@ -118,11 +118,39 @@ def config_dict(cfg) -> dict:
 
 @dataclasses.dataclass
 class RunOutput:
-    """What :meth:`App.run` returns for one sample."""
+    """What :meth:`App.run` (or :meth:`App.finish_stream`) returns for one sample.
+
+    ``info`` may hold ``stop_reason`` (str) and ``history`` (the solver's list of
+    per-check dicts): the runner records them in the output's provenance as
+    ``stop_reason`` and ``history_summary``; a ``metrics`` dict in the ``info``
+    of :meth:`App.finish_stream` adds to (and overrides) the per-block scores.
+    """
 
     outputs: dict                # name -> Tensor or ndarray
     iterations: int = 0
     info: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamInfo:
+    """What :meth:`App.start_stream` knows before the first block.
+
+    Attributes
+    ----------
+    length : entries along the streamed axis (e.g. frames T).
+    block : entries per block (the last block may be shorter).
+    shapes : ``{name: shape}`` of every input dataset of the sample (raw, without ``N``).
+    attrs : ``{name: {attr: value}}`` of the input datasets.
+    """
+
+    length: int
+    block: int
+    shapes: dict
+    attrs: dict
+
+
+#: metric reductions an app may declare in :attr:`App.metric_reduction`
+REDUCTIONS = ("mean", "sum", "pooled")
 
 
 class App:
@@ -132,6 +160,42 @@ class App:
     ``inputs`` and ``outputs`` (lists of :class:`~sensekit.io.DatasetSpec`)
     and implement :meth:`simulate`, :meth:`prepare`, :meth:`run`,
     :meth:`score` and optionally :meth:`figure`.
+
+    Declarations read by the runner and batch (all optional)
+    --------------------------------------------------------
+    Ragged tables
+        A :class:`~sensekit.io.DatasetSpec` with ``ragged=True`` (input or output) is a
+        per-sample table whose row count differs between samples: ``run`` returns it
+        as a (P, ...) array per sample; a multi-sample file stores it NaN-padded as
+        (N, P_max, ...) with the counts dataset ``spec.counts_name`` (N).
+    Metric reduction (:attr:`metric_reduction`, :meth:`pool_metrics`)
+        How each metric that :meth:`score` returns reduces over the samples of a
+        file (and over the blocks of a streamed sample): ``"mean"`` (the default;
+        streamed blocks are weighted by their length), ``"sum"`` (counts) or
+        ``"pooled"``: recomputed by :meth:`pool_metrics` from the totals of the
+        ``"sum"`` metrics (e.g. an F-measure over all pixels from summed TP/FP/FN).
+    Output axes by rank
+        An output spec may list one layout per rank (``("T,H,W", "T,H,W,C")``): the
+        written ``axes`` attribute is the layout whose rank matches the array.
+    Non-HDF5 inputs (:meth:`open_input`, :attr:`folder_patterns`)
+        :meth:`open_input` returns an :class:`~sensekit.io.source.InputSource` for a
+        path the app reads itself (a folder of images, a video, a .mat), or None for
+        a contract HDF5 file. ``run --input`` and ``batch`` both go through it; a
+        folder holding files that match :attr:`folder_patterns` is ONE input in
+        ``batch`` (so ``batch APP clips/`` processes each frame folder in clips/).
+    Streaming (:attr:`stream_axis`, :meth:`start_stream`, :meth:`run_block`, :meth:`finish_stream`)
+        An app whose input may not fit in memory sets :attr:`stream_axis` (an axis
+        token of its inputs, e.g. ``"T"``) and implements the three block methods
+        instead of :meth:`run` (the default :meth:`run` composes them in memory).
+        The runner then reads file inputs by blocks of :meth:`stream_block_size`
+        entries along that axis (:class:`~sensekit.io.source.LazyArray`), calls
+        :meth:`prepare` on each block, :meth:`run_block` on the prepared block and
+        writes the block's outputs straight to a chunked HDF5 sink
+        (:class:`~sensekit.io.sink.ChunkedSink`): peak memory is one block, whatever
+        the length. ``batch`` checkpoints after every block (the block outputs, the
+        ``state`` dict, the generator state and the metric totals), so ``--resume``
+        after a kill continues a streamed sample at the next unfinished block, with
+        the result byte-identical to an uninterrupted run.
     """
 
     name: str = ""
@@ -151,10 +215,19 @@ class App:
     #    an app joins all of them by setting these, with no change to the machinery
     #: file-name patterns that ``sensekit batch APP IN_DIR`` picks up in a folder
     batch_patterns: tuple = ("*.h5", "*.hdf5")
+    #: file-name patterns that make a folder ONE input (a folder of frames), read by :meth:`open_input`;
+    #: empty: folders are never inputs
+    folder_patterns: tuple = ()
     #: SimConfig overrides giving a small input that runs in about a second on one CPU thread
     quick_sim: dict = {}
     #: Config overrides that keep a run on the quick input short (e.g. ``{"max_iter": 20}``)
     quick_options: dict = {}
+    #: metric name -> "mean" | "sum" | "pooled" (metrics not listed: "mean"); see the class docstring
+    metric_reduction: dict = {}
+    #: axis token of the inputs that is read and written in blocks (None: the app is not streamed)
+    stream_axis: str | None = None
+    #: default block length along :attr:`stream_axis` (:meth:`stream_block_size` may read it from the options)
+    stream_block: int = 256
 
     # -- data
     def simulate(self, sim, generator: torch.Generator) -> tuple[dict, dict]:
@@ -162,8 +235,24 @@ class App:
         raise NotImplementedError
 
     def prepare(self, arrays: dict, attrs: dict, layouts: dict) -> dict:
-        """Validate one sample beyond the declared specs and turn it into tensors (CPU)."""
+        """Validate one sample beyond the declared specs and turn it into tensors (CPU).
+
+        The runner names the file (and the sample) in any :class:`InputError` or
+        ``ValueError`` raised here. A streamed app's ``prepare`` receives one block
+        at a time (the streamed datasets sliced, the others whole) and must keep the
+        streamed datasets' names and the position of the streamed axis.
+        """
         raise NotImplementedError
+
+    def open_input(self, path: str):
+        """Open ``path`` if it is not a contract HDF5 file: an :class:`~sensekit.io.source.InputSource`, or None.
+
+        The source gives the raw contract datasets (``frames``, ``kspace``, ...) of
+        each sample; the runner validates them with :meth:`prepare` like those of an
+        HDF5 file. Read lazily where the format allows it
+        (:class:`~sensekit.io.images.ImageFolder` reads one image per frame asked for).
+        """
+        return None
 
     def convert(self, src: str, fmt: str, config, generator: torch.Generator) -> tuple[dict, dict]:
         """Another format's file as contract datasets: ``({name: (array, axes)}, {root attr: value})``.
@@ -179,28 +268,87 @@ class App:
 
     # -- work
     def run(self, inputs: dict, config, *, generator: torch.Generator, callbacks: Sequence[Callable] = ()) -> RunOutput:
-        raise NotImplementedError
+        """Process one prepared sample. A streamed app inherits this: its block methods over the whole sample."""
+        if self.stream_axis is None:
+            raise NotImplementedError
+        from .stream import run_blocks_in_memory
+        return run_blocks_in_memory(self, inputs, config, generator=generator, callbacks=callbacks)
 
     def score(self, outputs: dict, inputs: dict) -> dict:
-        """Metrics against the ``*_ref`` inputs present (empty dict if none)."""
+        """Metrics against the ``*_ref`` inputs present (empty dict if none).
+
+        Return the sufficient statistics of pooled metrics too (declared ``"sum"``),
+        e.g. ``{"tp": .., "fp": .., "fn": .., "f_measure": ..}``.
+        """
+        return {}
+
+    def pool_metrics(self, totals: dict) -> dict:
+        """The ``"pooled"`` metrics from ``totals`` (the summed ``"sum"`` metrics of the samples / blocks)."""
         return {}
 
     def figure(self, inputs: dict, outputs: dict, path: str, config, *, fmt: str = "png") -> None:
-        """Write a figure of one sample to ``path`` in format ``fmt``."""
+        """Write a figure of one sample to ``path`` in format ``fmt``.
+
+        For a streamed app the runner passes :class:`~sensekit.io.source.LazyArray` handles
+        (inputs and written outputs): index the frames to show instead of reading everything.
+        """
         raise NotImplementedError(f"{self.name} has no figure yet")
 
+    # -- streaming (see the class docstring)
+    def stream_block_size(self, config) -> int:
+        """Entries per block along :attr:`stream_axis`: the option ``block`` when the Config has one (> 0), else
+        :attr:`stream_block`."""
+        b = getattr(config, "block", None)
+        return int(b) if b else int(self.stream_block)
+
+    def start_stream(self, info: StreamInfo, config, *, generator: torch.Generator) -> dict:
+        """The state before the first block (a dict of tensors, numbers, strings, lists/dicts of them:
+        it is checkpointed with ``torch.save`` and read back with ``weights_only=True``)."""
+        return {}
+
+    def run_block(self, block: dict, state: dict, config, *, start: int, generator: torch.Generator,
+                  callbacks: Sequence[Callable] = ()) -> tuple[dict, dict]:
+        """Process one prepared block: ``(outputs, new_state)``.
+
+        ``block`` holds the streamed inputs' entries ``start:start+b`` along :attr:`stream_axis`
+        (on the run's device) and the other inputs whole. Every output returned here must
+        carry the streamed axis (with the block's length); whole outputs come from
+        :meth:`finish_stream`. Do not mutate ``state``: return a new dict.
+        """
+        raise NotImplementedError
+
+    def finish_stream(self, state: dict, config) -> RunOutput:
+        """After the last block: outputs without the streamed axis, iterations and info (stop reason, history)."""
+        return RunOutput(outputs={})
+
     # -- helpers
-    def output_axes(self, name: str) -> str | None:
+    def output_spec(self, name: str):
         for spec in self.outputs:
             if spec.name == name:
-                return spec.layouts[0]
+                return spec
         return None
+
+    def output_axes(self, name: str, ndim: int | None = None, shape: tuple | None = None) -> str | None:
+        """The ``axes`` label of output ``name``: its declared layout of rank ``ndim`` (the first when None)."""
+        spec = self.output_spec(name)
+        if spec is None:
+            return None
+        if ndim is None:
+            return spec.layouts[0]
+        return spec.layout_for(ndim, shape)
 
     def input_spec(self, name: str) -> DatasetSpec:
         for spec in self.inputs:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def streamed_inputs(self) -> dict:
+        """``{name: [layouts]}`` of the inputs whose layouts carry :attr:`stream_axis`."""
+        if self.stream_axis is None:
+            return {}
+        return {s.name: s.layouts for s in self.inputs
+                if any(self.stream_axis in [t.strip() for t in lay.split(",")] for lay in s.layouts)}
 
 
 def to_numpy(x) -> np.ndarray:

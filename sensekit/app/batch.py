@@ -24,6 +24,15 @@ Guarantees
   (the measured seconds) differs.
 * A corrupt or invalid file is reported (with the one-line reason) and skipped;
   the other files go on.
+* Non-HDF5 inputs go through the app's ``open_input`` hook; when the app declares
+  ``folder_patterns``, a folder holding such files (a folder of frames) is ONE input
+  (``clips/a/ → OUT/a.h5``), and ``batch APP clips/`` takes every such subfolder.
+* Streamed apps (``App.stream_axis``): a sample's outputs are written block by block
+  into ``sample-NNNNNN.h5.partial.h5`` with a checkpoint ``sample-NNNNNN.h5.ckpt.pt``
+  after every block; ``--resume`` after a kill continues the sample at its next
+  unfinished block (or restarts the sample cleanly when the partial file was left
+  unreadable), byte-identical to an uninterrupted run (see :mod:`sensekit.app.stream`).
+  The final output is copied from the part files block by block: memory stays bounded.
 """
 from __future__ import annotations
 
@@ -116,6 +125,7 @@ class FileTask:
     device: str = "auto"
     resume: bool = False
     plot: str | None = None   # figure format written beside the output, or None
+    app_target: str = ""      # "module:Class" of the app, so that any worker (Dask too) can load it
 
 
 @dataclasses.dataclass
@@ -136,20 +146,36 @@ class FileReport:
 
 
 # ----------------------------------------------------------------------------- planning
+def _folder_is_input(app, path: str) -> bool:
+    """Whether ``path`` is a folder that the app takes as ONE input (it holds files matching ``folder_patterns``)."""
+    pats = tuple(getattr(app, "folder_patterns", ()) or ())
+    if not pats or not os.path.isdir(path):
+        return False
+    return any(os.path.isfile(p) for pat in pats for p in glob.glob(os.path.join(glob.escape(path), pat)))
+
+
 def find_inputs(app, spec: str, out_dir: str | None = None) -> list[str]:
     """Input files named by a folder (its files matching ``app.batch_patterns``), a glob or one file.
 
-    Files inside ``out_dir`` are left out (so that a glob over a tree holding
-    the outputs does not pick them up again).  :class:`ConfigError` when nothing matches.
+    When the app declares ``folder_patterns`` (a folder of frames is one input), a folder is
+    itself one input if it holds such files directly, otherwise its subfolders that do are
+    inputs beside its matching files; a glob may name such folders too.  Files inside
+    ``out_dir`` are left out (so that a glob over a tree holding the outputs does not pick
+    them up again).  :class:`ConfigError` when nothing matches.
     """
     spec = os.path.expanduser(str(spec))
     if os.path.isdir(spec):
-        found = set()
-        for pat in app.batch_patterns:
-            found.update(p for p in glob.glob(os.path.join(glob.escape(spec), pat)) if os.path.isfile(p))
-        where = f"folder {spec} (patterns {', '.join(app.batch_patterns)})"
+        if _folder_is_input(app, spec):
+            found, where = {spec.rstrip(os.sep) or spec}, spec
+        else:
+            found = set()
+            for pat in app.batch_patterns:
+                found.update(p for p in glob.glob(os.path.join(glob.escape(spec), pat)) if os.path.isfile(p))
+            found.update(p for p in glob.glob(os.path.join(glob.escape(spec), "*")) if _folder_is_input(app, p))
+            where = f"folder {spec} (patterns {', '.join(app.batch_patterns)}" + (
+                f"; folders of {', '.join(app.folder_patterns)}" if getattr(app, "folder_patterns", ()) else "") + ")"
     elif glob.has_magic(spec):
-        found = {p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)}
+        found = {p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) or _folder_is_input(app, p)}
         where = f"pattern {spec}"
     elif os.path.exists(spec):
         found, where = {spec}, spec
@@ -180,6 +206,8 @@ def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "
          plot: str | None = None) -> list[FileTask]:
     """One :class:`FileTask` per input file (see :func:`find_inputs` and :func:`output_names`)."""
     from .base import config_dict
+    from .registry import app_target
+    target = app_target(app.name) or ""
     out_dir = os.path.abspath(out_dir)
     inputs = find_inputs(app, spec, out_dir)
     root = os.path.commonpath([os.path.dirname(p) for p in inputs])
@@ -189,22 +217,40 @@ def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "
                               workdir=os.path.join(out_dir, WORK_DIR, rel + ".parts"),
                               workroot=os.path.join(out_dir, WORK_DIR),
                               name=os.path.relpath(src, root), options=config_dict(config), seed=int(seed),
-                              device=device, resume=bool(resume), plot=plot))
+                              device=device, resume=bool(resume), plot=plot, app_target=target))
     return tasks
 
 
 # ----------------------------------------------------------------------------- one file
 @functools.lru_cache(maxsize=None)
-def _app(name: str):
-    from .registry import get_app
-    return get_app(name)
+def _app(name: str, target: str = ""):
+    from .registry import get_app, load_target
+    try:
+        return get_app(name)
+    except ConfigError:
+        if not target:
+            raise
+        return load_target(target)()   # e.g. a test-only app on a Dask worker that lacks the registration
+
+
+def input_stamp(path: str) -> dict:
+    """Size and modification time of an input file, or of every file in an input folder (a frame folder)."""
+    if os.path.isdir(path):
+        h = hashlib.sha1()
+        size = 0
+        for name in sorted(os.listdir(path)):
+            st = os.stat(os.path.join(path, name))
+            size += st.st_size
+            h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        return {"size": size, "mtime_ns": h.hexdigest()}
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _fingerprint(task: FileTask, device, n_samples: int, has_n: bool) -> dict:
     import torch
-    st = os.stat(task.input)
     return {"app": task.app, "options": json.dumps(task.options, sort_keys=True, default=str), "seed": task.seed,
-            "device_type": device.type, "input": task.input, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "device_type": device.type, "input": task.input, **input_stamp(task.input),
             "n_samples": n_samples, "has_n": has_n, "sensekit": __version__, "torch": torch.__version__}
 
 
@@ -253,24 +299,39 @@ def write_part(app, path: str, res, index: int) -> None:
     """One finished sample, atomically: its outputs, metrics, iterations and seconds."""
     from ..io.hdf5 import write_h5
     from .runner import output_datasets
-    groups = {"sample": {"index": index, "iterations": res.iterations, "seconds": res.seconds, "done": True},
+    groups = {"sample": {"index": index, "iterations": res.iterations, "seconds": res.seconds, "done": True,
+                         "stop_reason": res.stop_reason,
+                         "history_summary": json.dumps(res.history, sort_keys=True) if res.history else ""},
               "metrics": res.metrics}
     write_h5(path, output_datasets(app, res.outputs, False), groups=groups)
 
 
+def _attr(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    return v.item() if hasattr(v, "item") else v
+
+
 def read_part(path: str):
-    """A :class:`~sensekit.app.runner.SampleResult` back from a sample file."""
+    """A :class:`~sensekit.app.runner.SampleResult` back from a sample file.
+
+    A streamed sample's outputs stay in the file (``part`` is set, ``outputs`` empty): the final
+    output is copied from it block by block.
+    """
     import h5py
     import numpy as np
     from .runner import SampleResult
     with h5py.File(path, "r") as f:
-        outputs = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
-        s = f["sample"].attrs
-        metrics = {k: float(v) for k, v in f["metrics"].attrs.items()} if "metrics" in f else {}
+        s = {k: _attr(v) for k, v in f["sample"].attrs.items()}
         if not bool(s.get("done", False)):
             raise OSError(f"{path}: sample not marked done")
-        return SampleResult(outputs={k: np.asarray(v) for k, v in outputs.items()}, metrics=metrics,
-                            iterations=int(s["iterations"]), seconds=float(s["seconds"]))
+        streamed = bool(s.get("streamed", False))
+        outputs = {} if streamed else {k: np.asarray(f[k][()]) for k in f if isinstance(f[k], h5py.Dataset)}
+        metrics = {k: _attr(v) for k, v in f["metrics"].attrs.items()} if "metrics" in f else {}
+        hist = s.get("history_summary") or ""
+        return SampleResult(outputs=outputs, metrics=metrics, iterations=int(s["iterations"]),
+                            seconds=float(s["seconds"]), stop_reason=str(s.get("stop_reason", "") or ""),
+                            history=json.loads(hist) if hist else None, part=path if streamed else None)
 
 
 def _figure_path(task: FileTask) -> str:
@@ -296,10 +357,15 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
             if os.path.isdir(task.workdir):
                 _remove_workdir(task)
             return rep
-        app = _app(task.app)
+        app = _app(task.app, task.app_target)
         cfg = make_config(app.Config, task.options, source="in the batch options")
         device = device_of(task.device)
         os.makedirs(os.path.dirname(task.output), exist_ok=True)
+        if app.stream_axis is not None:
+            result = _process_streamed(app, task, cfg, device, rep, progress)
+            rep.status, rep.metrics = "done", dict(result.metrics)
+            _remove_workdir(task)
+            return rep
         with open_samples(app, task.input, seed=task.seed) as src:
             n = rep.samples = src.n_samples
             if progress:
@@ -311,7 +377,8 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
                 if os.path.exists(part):
                     rep.resumed += 1
                 else:
-                    res = run_sample(app, src.get(i), cfg, device=device, seed=task.seed, index=i)
+                    res = run_sample(app, src.get(i), cfg, device=device, seed=task.seed, index=i, path=src.path,
+                                     where=f"sample {i}" if src.has_n else "")
                     write_part(app, part, res, i)
                     rep.run += 1
                 if progress:
@@ -340,6 +407,37 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
     finally:
         rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _process_streamed(app, task: FileTask, cfg, device, rep: FileReport, progress):
+    """:func:`process_file` for a streamed app: each sample through :func:`~sensekit.app.stream.stream_part`."""
+    from .runner import assemble, write_result
+    from .stream import _as_source, _stream_figure, stream_part
+    with _as_source(app, task.input) as src:
+        n = rep.samples = src.n_samples
+        if progress:
+            progress("start", n)
+        rep.reason = _open_workdir(task, _fingerprint(task, device, n, src.has_n))
+        for i in range(n):
+            check_stop()
+            part = _part_path(task, i)
+            if os.path.exists(part):
+                rep.resumed += 1
+            else:
+                stream_part(app, src, i, cfg, device=device, seed=task.seed, part=part, check=check_stop)
+                rep.run += 1
+            if progress:
+                progress("sample", i)
+        check_stop()
+        results = [read_part(_part_path(task, i)) for i in range(n)]
+        result = assemble(app, results, has_n=src.has_n, config=cfg, device=device, seed=task.seed,
+                          label=src.label)
+        if task.plot:
+            import h5py
+            with h5py.File(results[0].part, "r") as f:
+                _stream_figure(app, src, f, None, _figure_path(task), cfg)
+        write_result(app, result, task.output)
+    return result
 
 
 # ----------------------------------------------------------------------------- summary

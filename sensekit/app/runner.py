@@ -1,10 +1,18 @@
-"""Running an app on one input (file or built-in simulation): open, move, run, score, write.
+"""Running an app on one input (file, folder or built-in simulation): open, move, run, score, write.
 
 This is the only place that moves data between devices (DESIGN.md, principle 2).
 ``sensekit run`` and ``sensekit batch`` share one per-sample path:
-:func:`open_samples` (lazy, validated), :func:`run_sample` (one sample on one
-device with its own seeded generator) and :func:`assemble` (stack the
-samples, average the metrics, fill the provenance), then :func:`write_result`.
+:func:`open_samples` (lazy, validated, through the app's :meth:`~sensekit.app.base.App.open_input`
+hook for non-HDF5 inputs), :func:`run_sample` (one sample on one device with its own
+seeded generator) and :func:`assemble` (stack the samples, pad ragged tables, reduce the
+metrics as the app declares, fill the provenance), then :func:`write_result`.
+Streamed apps (``App.stream_axis``) go through :func:`stream_run` instead: blocks in,
+blocks out, through a chunked sink (see :mod:`sensekit.app.stream`).
+
+Every :class:`~sensekit.io.InputError` or ``ValueError`` raised while preparing a sample,
+and every :class:`~sensekit.io.InputError` raised while running it, reaches the user
+naming the input file (and the sample of a multi-sample file): the runner adds the path
+when the app's message lacks it.
 """
 from __future__ import annotations
 
@@ -20,40 +28,44 @@ import torch
 from .._version import __version__
 from ..core.device import resolve_device
 from ..core.random import make_generator
-from ..io.errors import ConfigError
+from ..io.errors import ConfigError, InputError
 from ..io.hdf5 import H5Input, write_h5, atomic_path
+from ..io.source import InputSource
 from .base import App, config_dict, to_numpy
+from .reduce import dumps, history_summary, reduce_metrics, scalar
+from .samples import SampleResult, move as _move, name_input, prepare_checked
+
+__all__ = ["SampleResult", "RunResult", "SampleSource", "open_source", "open_samples", "run_sample", "run_samples",
+           "assemble", "run_app", "stream_run", "write_result", "output_datasets", "simulated_sample", "sim_config",
+           "load_input", "device_of", "check_paths", "write_figure", "write_sample_figure", "figure_format"]
 
 FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
 
 @dataclasses.dataclass
-class SampleResult:
-    """The outcome of one sample: outputs as numpy arrays, its metrics, iterations and compute seconds."""
-
-    outputs: dict
-    metrics: dict
-    iterations: int
-    seconds: float
-
-
-@dataclasses.dataclass
 class RunResult:
-    outputs: dict            # name -> ndarray (with a leading N when the input had one)
-    metrics: dict            # name -> float (mean over samples)
+    outputs: dict            # name -> ndarray (with a leading N when the input had one); empty when streamed
+    metrics: dict            # name -> number (reduced over samples as the app declares)
     provenance: dict
     has_n: bool
     n_samples: int
     samples: list            # prepared inputs of each sample (CPU tensors), for figures (may be empty)
     per_sample_outputs: list
+    parts: list = dataclasses.field(default_factory=list)   # streamed samples: their part files (batch)
 
 
 class SampleSource:
-    """The samples of one input, prepared on demand: ``n_samples``, ``has_n``, ``label``, ``get(i)``."""
+    """The samples of one input, prepared on demand: ``n_samples``, ``has_n``, ``label``, ``get(i)``.
+
+    ``path`` is the input as the user named it (for messages); ``source`` the underlying
+    :class:`~sensekit.io.source.InputSource` (None for the built-in simulation).
+    """
 
     def __init__(self, n_samples: int, has_n: bool, label: str, getter: Callable[[int], dict],
-                 close: Callable[[], None] | None = None):
+                 close: Callable[[], None] | None = None, *, path: str | None = None,
+                 source: InputSource | None = None):
         self.n_samples, self.has_n, self.label = int(n_samples), bool(has_n), label
+        self.path, self.source = path, source
         self._get, self._close = getter, close
 
     def get(self, i: int) -> dict:
@@ -75,13 +87,29 @@ class SampleSource:
 
 
 def _list_source(samples: list, has_n: bool, label: str) -> SampleSource:
-    return SampleSource(len(samples), has_n, label, samples.__getitem__)
+    return SampleSource(len(samples), has_n, label, samples.__getitem__, path=label)
+
+
+def open_source(app: App, input_path: str):
+    """The :class:`~sensekit.io.source.InputSource` of a file or folder: the app's hook, else the HDF5 reader.
+
+    (A hook may still return the older forms, a :class:`SampleSource` or ``(prepared samples, has_n, label)``.)
+    """
+    opened = app.open_input(input_path)
+    if opened is None:
+        return H5Input(input_path, app.inputs)
+    if isinstance(opened, (InputSource, SampleSource)):
+        return opened
+    if isinstance(opened, tuple) and len(opened) == 3:
+        return _list_source(*opened)
+    raise TypeError(f"{app.name}.open_input returned {type(opened).__name__}, expected an InputSource or None")
 
 
 def open_samples(app: App, input_path: str | None, *, seed: int = 0, sim=None) -> SampleSource:
     """The samples of a file (validated on open, read one sample at a time), or of the built-in simulation.
 
-    Raises :class:`~sensekit.io.InputError` for a missing, corrupt or invalid file.
+    Raises :class:`~sensekit.io.InputError` for a missing, corrupt or invalid file; errors of
+    ``app.prepare`` name the file (and the sample).
     """
     if input_path is None:
         sim = sim if sim is not None else app.SimConfig()
@@ -89,20 +117,21 @@ def open_samples(app: App, input_path: str | None, *, seed: int = 0, sim=None) -
         layouts = {spec.name: [t.strip() for t in spec.layouts[0].split(",")]
                    for spec in app.inputs if spec.name in arrays}
         return _list_source([app.prepare(arrays, attrs, layouts)], False, "built-in simulation")
-    loader = getattr(app, "open_input", None)
-    if loader is not None:  # apps that accept other formats (folders, videos) provide their own
-        opened = loader(input_path)
-        if opened is not None:
-            return opened if isinstance(opened, SampleSource) else _list_source(*opened)
-    f = H5Input(input_path, app.inputs)
+    src = open_source(app, input_path)
+    if isinstance(src, SampleSource):
+        return src
     try:
-        attrs = {name: f.attrs(name) for name in f.names}
-        layouts = {name: f.layout(name) for name in f.names}
+        attrs = {name: src.attrs(name) for name in src.names}
+        layouts = {name: src.layout(name) for name in src.names}
     except BaseException:
-        f.close()
+        src.close()
         raise
-    return SampleSource(f.n_samples, f.has_n, os.path.abspath(input_path),
-                        lambda i: app.prepare(f.sample(i), attrs, layouts), f.close)
+
+    def get(i):
+        return prepare_checked(app, src.sample(i), attrs, layouts, path=src.path,
+                               where=f"sample {i}" if src.has_n else "")
+
+    return SampleSource(src.n_samples, src.has_n, src.label, get, src.close, path=src.path, source=src)
 
 
 def sim_config(app: App, *, quick: bool = False, **overrides):
@@ -123,20 +152,23 @@ def load_input(app: App, input_path: str | None, *, seed: int = 0, sim=None):
         return [src.get(i) for i in range(src.n_samples)], src.has_n, src.label
 
 
-def _move(d: dict, device: torch.device) -> dict:
-    return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in d.items()}
-
-
 def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: int = 0, index: int = 0,
-               callbacks: Sequence[Callable] = ()) -> SampleResult:
+               callbacks: Sequence[Callable] = (), path: str | None = None, where: str = "") -> SampleResult:
     """Run the app on one prepared sample on ``device`` and score it.
 
     Sample ``index`` draws from its own generator seeded ``seed + index``, so a
     sample's result does not depend on which process runs it or on the other samples.
+    An :class:`InputError` raised by the app (e.g. a calibration that finds no signal)
+    names ``path`` (and ``where``, e.g. ``"sample 2"``).
     """
     gen = make_generator(seed + index)
     t0 = time.perf_counter()
-    res = app.run(_move(sample, device), config, generator=gen, callbacks=list(callbacks))
+    try:
+        res = app.run(_move(sample, device), config, generator=gen, callbacks=list(callbacks))
+    except InputError as e:
+        if path is None:
+            raise
+        raise name_input(e, path, where) from None
     out_np = {k: to_numpy(v) for k, v in res.outputs.items()}   # the copy to the host waits for the device
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -145,7 +177,11 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
         if hasattr(cb, "close"):
             cb.close()
     metrics = app.score({k: torch.as_tensor(v) for k, v in out_np.items()}, sample)
-    return SampleResult(outputs=out_np, metrics=dict(metrics), iterations=int(res.iterations), seconds=secs)
+    info = res.info or {}
+    return SampleResult(outputs=out_np, metrics={k: scalar(v) for k, v in metrics.items()},
+                        iterations=int(res.iterations), seconds=secs,
+                        stop_reason=str(info.get("stop_reason", "") or ""),
+                        history=history_summary(info.get("history"), res.iterations))
 
 
 def run_samples(app: App, samples: list, config, *, device: torch.device, seed: int = 0,
@@ -164,23 +200,46 @@ def _ordered(app: App, outputs: dict) -> dict:
     return {k: outputs[k] for k in names + [k for k in outputs if k not in names]}
 
 
-def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, device, seed: int,
-             label: str, samples: list | None = None) -> RunResult:
-    """Stack per-sample results into one :class:`RunResult` with mean metrics and provenance.
+def pad_ragged(name: str, tables: list) -> tuple:
+    """Per-sample tables (P_i, ...) as one (N, P_max, ...) array padded with NaN (0 for int/bool) and counts (N)."""
+    tables = [np.asarray(t) for t in tables]
+    tails = {t.shape[1:] for t in tables}
+    if len(tails) != 1:
+        raise ValueError(f"ragged output '{name}': per-sample tables differ beyond their row count: {sorted(tails)}")
+    counts = np.array([t.shape[0] for t in tables], dtype=np.int64)
+    dtype = np.result_type(*tables)
+    fill = np.nan if dtype.kind in "fc" else 0
+    out = np.full((len(tables), int(counts.max(initial=0))) + tables[0].shape[1:], fill, dtype=dtype)
+    for i, t in enumerate(tables):
+        out[i, :t.shape[0]] = t
+    return out, counts
 
-    The provenance wall time and iteration count are sums over the samples'
-    own compute, so a batch file resumed after an interruption reports the same
-    iterations as an uninterrupted one (only the measured seconds differ).
+
+def _stack(app: App, outs: list) -> dict:
+    stacked = {}
+    for k in outs[0]:
+        spec = app.output_spec(k)
+        arrays = [o[k] for o in outs]
+        if spec is not None and spec.ragged:
+            stacked[k], stacked[spec.counts_name] = pad_ragged(k, arrays)
+            continue
+        shapes = {np.shape(a) for a in arrays}
+        if len(shapes) != 1:
+            raise ValueError(f"{app.name}: output '{k}' has a different shape in each sample ({sorted(shapes)}); "
+                             f"declare it ragged=True in App.outputs if it is a per-sample table")
+        stacked[k] = np.stack(arrays)
+    return stacked
+
+
+def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config, device, seed: int,
+               label: str) -> dict:
+    """The ``provenance`` attributes of an output file (CONTRACTS.md), with per-sample stop reasons and histories.
+
+    ``stop_reason`` is the sample's reason (a string) in a file without ``N``, a JSON list of one
+    reason per sample with ``N``; ``history_summary`` likewise a JSON object or a JSON list of
+    objects (see :func:`~sensekit.app.reduce.history_summary`).  Both are present only when the
+    app reported them.
     """
-    outs = [_ordered(app, r.outputs) for r in results]
-    if has_n:
-        outputs = {k: np.stack([o[k] for o in outs]) for k in outs[0]}
-    else:
-        outputs = dict(outs[0])
-    mean_metrics = {}
-    for k in (results[0].metrics if results else {}):
-        vals = [r.metrics[k] for r in results if k in r.metrics]
-        mean_metrics[k] = float(np.mean(vals))
     prov = {
         "app": app.name,
         "method": getattr(config, "method", ""),
@@ -193,8 +252,36 @@ def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, 
         "input": label,
         "seed": int(seed),
     }
-    return RunResult(outputs=outputs, metrics=mean_metrics, provenance=prov, has_n=has_n,
-                     n_samples=len(results), samples=list(samples or []), per_sample_outputs=outs)
+    if any(r.stop_reason for r in results):
+        reasons = [r.stop_reason for r in results]
+        prov["stop_reason"] = dumps(reasons) if has_n else reasons[0]
+    if any(r.history for r in results):
+        hist = [r.history or {} for r in results]
+        prov["history_summary"] = dumps(hist) if has_n else dumps(hist[0])
+    return prov
+
+
+def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, device, seed: int,
+             label: str, samples: list | None = None) -> RunResult:
+    """Stack per-sample results into one :class:`RunResult` with reduced metrics and provenance.
+
+    Ragged outputs (``DatasetSpec.ragged``) of a multi-sample file are padded to the largest
+    table with NaN rows and get their counts dataset; metrics reduce over samples as
+    ``App.metric_reduction`` declares (mean by default).  The provenance wall time and
+    iteration count are sums over the samples' own compute, so a batch file resumed after
+    an interruption reports the same iterations as an uninterrupted one (only the measured
+    seconds differ).
+    """
+    parts = [r.part for r in results]
+    if any(parts):
+        outputs, outs = {}, []
+    else:
+        outs = [_ordered(app, r.outputs) for r in results]
+        outputs = (_stack(app, outs) if has_n else dict(outs[0])) if outs else {}
+    metrics = reduce_metrics(app, [r.metrics for r in results])
+    prov = provenance(app, results, has_n=has_n, config=config, device=device, seed=seed, label=label)
+    return RunResult(outputs=outputs, metrics=metrics, provenance=prov, has_n=has_n,
+                     n_samples=len(results), samples=list(samples or []), per_sample_outputs=outs, parts=parts)
 
 
 def device_of(spec: str) -> torch.device:
@@ -207,7 +294,8 @@ def device_of(spec: str) -> torch.device:
 
 def run_app(app: App, *, input_path: str | None, config, device: str = "auto", seed: int = 0,
             callbacks_factory: Callable | None = None) -> RunResult:
-    """Load, run and score (nothing is written; see :func:`write_result`)."""
+    """Load, run and score in memory (nothing is written; see :func:`write_result`, and :func:`stream_run`
+    for streamed apps, which the CLI uses for them)."""
     dev = device_of(device)
     with open_samples(app, input_path, seed=seed) as src:
         samples, results = [], []
@@ -215,28 +303,51 @@ def run_app(app: App, *, input_path: str | None, config, device: str = "auto", s
             sample = src.get(i)
             samples.append(sample)
             cbs = callbacks_factory(i, src.n_samples) if callbacks_factory else ()
-            results.append(run_sample(app, sample, config, device=dev, seed=seed, index=i, callbacks=cbs))
+            results.append(run_sample(app, sample, config, device=dev, seed=seed, index=i, callbacks=cbs,
+                                      path=src.path, where=f"sample {i}" if src.has_n else ""))
         return assemble(app, results, has_n=src.has_n, config=config, device=dev, seed=seed, label=src.label,
                         samples=samples)
 
 
+def stream_run(app: App, *, input_path: str, config, output_path: str | None = None, plot_path: str | None = None,
+               device: str = "auto", seed: int = 0, on_block: Callable | None = None) -> RunResult:
+    """Run a streamed app on a file block by block, writing ``output_path`` atomically (see :mod:`.stream`)."""
+    from .stream import stream_run as _stream_run
+    return _stream_run(app, input_path=input_path, config=config, output_path=output_path, plot_path=plot_path,
+                       device=device, seed=seed, on_block=on_block)
+
+
 def output_datasets(app: App, outputs: dict, has_n: bool) -> dict:
-    """``{name: (array, axes)}`` for :func:`~sensekit.io.write_h5`, axes from the app's declared outputs."""
+    """``{name: (array, axes)}`` for :func:`~sensekit.io.write_h5`; axes: the declared layout of the array's rank."""
+    counts = {s.counts_name for s in app.outputs if s.ragged}
     datasets = {}
     for name, arr in outputs.items():
-        axes = app.output_axes(name)
+        arr = np.asarray(arr)
+        if has_n and name in counts:
+            datasets[name] = (arr, "N")
+            continue
+        shape = arr.shape[1:] if has_n else arr.shape
+        axes = app.output_axes(name, len(shape), shape)
         if axes and has_n:
             axes = "N," + axes
         datasets[name] = (arr, axes)
     return datasets
 
 
-def write_result(app: App, result: RunResult, output_path: str) -> None:
-    """Write outputs, ``provenance`` and ``metrics`` groups atomically."""
+def _groups(result: RunResult) -> dict:
     groups = {"provenance": result.provenance}
     if result.metrics:
         groups["metrics"] = result.metrics
-    write_h5(output_path, output_datasets(app, result.outputs, result.has_n), groups=groups)
+    return groups
+
+
+def write_result(app: App, result: RunResult, output_path: str) -> None:
+    """Write outputs, ``provenance`` and ``metrics`` groups atomically (streamed parts copied block by block)."""
+    if any(result.parts):
+        from .stream import write_from_parts
+        write_from_parts(app, result, output_path, _groups(result))
+        return
+    write_h5(output_path, output_datasets(app, result.outputs, result.has_n), groups=_groups(result))
 
 
 def figure_format(path: str, what: str = "--plot") -> str:

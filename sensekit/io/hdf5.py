@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
+from .source import InputSource, LazyArray, _short
 
 _UMASK = os.umask(0o022)   # read once, at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -36,6 +37,15 @@ class DatasetSpec:
     kinds : accepted dtype kinds among ``complex``, ``float``, ``int``, ``bool``.
     required : whether the dataset must be present.
     doc : one line for ``sensekit info``.
+    ragged : the first axis of the layout (e.g. ``P`` in ``"P,4"``) is a per-sample
+        length that differs between samples (a variable-length table such as isac's
+        ``targets``). In a file without a sample axis the dataset is the table itself
+        (P, ...); with a leading ``N`` it is (N, P_max, ...) padded with NaN rows
+        (0 / False for integer and boolean tables) and the int64 dataset
+        :attr:`counts_name` (N) gives each sample's row count. On input the counts
+        dataset may be omitted: trailing rows that are entirely NaN are padding.
+        A table may have zero rows. See docs/CONTRACTS.md, "Ragged tables".
+    counts : name of the companion counts dataset (default ``<name>_counts``).
     """
 
     name: str
@@ -43,10 +53,30 @@ class DatasetSpec:
     kinds: tuple = ("float",)
     required: bool = True
     doc: str = ""
+    ragged: bool = False
+    counts: str = ""
+
+    @property
+    def counts_name(self) -> str:
+        """The dataset holding each sample's row count of a ragged table in a multi-sample file."""
+        return self.counts or f"{self.name}_counts"
+
+    def layout_for(self, ndim: int, shape: tuple | None = None) -> str | None:
+        """The declared layout with ``ndim`` axes (no ``N``); fixed sizes must match ``shape`` when given.
+
+        Several layouts of one rank: the first whose fixed sizes fit. None when no layout has that rank.
+        """
+        fits = [lay for lay in self.layouts if len(_tokens(lay)) == ndim]
+        if shape is not None:
+            exact = [lay for lay in fits
+                     if all(not t.isdigit() or int(t) == d for t, d in zip(_tokens(lay), shape))]
+            fits = exact or fits
+        return fits[0] if fits else None
 
     def describe(self) -> str:
         req = "required" if self.required else "optional"
-        return f"{self.name} ({' | '.join(self.layouts)}; {'/'.join(self.kinds)}; {req}): {self.doc}"
+        rag = "; ragged: rows differ per sample, N-files pad with NaN + " + self.counts_name if self.ragged else ""
+        return f"{self.name} ({' | '.join(self.layouts)}; {'/'.join(self.kinds)}; {req}{rag}): {self.doc}"
 
 
 def _tokens(layout: str):
@@ -59,6 +89,12 @@ class Resolved:
     layout: list       # tokens without N
     has_n: bool
     shape: tuple
+
+
+def _only_rows_empty(shape, spec) -> bool:
+    """A ragged table may have zero rows (its row axis is the first after an optional N), nothing else may be 0."""
+    ncols = len(_tokens(spec.layouts[0])) - 1
+    return all(d > 0 for d in shape[len(shape) - ncols:]) if ncols else True
 
 
 def _dtype_ok(dtype: np.dtype, kinds) -> bool:
@@ -85,7 +121,7 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
         shape, dtype = shapes[spec.name], dtypes[spec.name]
         if not _dtype_ok(dtype, spec.kinds):
             raise InputError(f"{path}: dataset '{spec.name}' has dtype {dtype}, expected {'/'.join(spec.kinds)}")
-        if int(np.prod(shape)) == 0:
+        if int(np.prod(shape)) == 0 and not (spec.ragged and _only_rows_empty(shape, spec)):
             raise InputError(f"{path}: dataset '{spec.name}' is empty (shape {shape})")
         attr = axes_attrs.get(spec.name)
         cands = []
@@ -126,8 +162,8 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
         elif file_has_n is None:
             file_has_n = False
         dims = shape[1:] if res.has_n else shape
-        for t, d in zip(res.layout, dims):
-            if t.isdigit():
+        for j, (t, d) in enumerate(zip(res.layout, dims)):
+            if t.isdigit() or (spec.ragged and j == 0):   # a ragged row count is per sample, not a shared size
                 continue
             if t in sizes and sizes[t] != d:
                 raise InputError(f"{path}: dataset '{spec.name}' has {t}={d}, but another dataset has {t}={sizes[t]}")
@@ -136,18 +172,22 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
     return out
 
 
-class H5Input:
-    """Lazy, validated reader of an app input file.
+class H5Input(InputSource):
+    """Lazy, validated reader of an app input file (an :class:`~sensekit.io.source.InputSource`).
 
     ``with H5Input(path, specs) as f: f.n_samples; f.sample(i)`` — ``sample``
     returns ``{name: ndarray}`` for one sample (the ``N`` axis removed), checked
-    for NaN/Inf.  The file is opened read-only and never modified.
+    for NaN/Inf; ``lazy(i)`` returns the same datasets as
+    :class:`~sensekit.io.source.LazyArray` handles read by slices.  Ragged
+    tables (:attr:`DatasetSpec.ragged`) come back with their own row count.
+    The file is opened read-only and never modified.
     """
 
     def __init__(self, path: str, specs: Sequence[DatasetSpec]):
         import h5py
 
         self.path, self.specs = str(path), list(specs)
+        self.label = os.path.abspath(self.path)
         if not os.path.exists(self.path):
             raise InputError(f"{self.path}: file not found")
         if os.path.isdir(self.path):
@@ -174,18 +214,30 @@ class H5Input:
                     if a is not None:
                         attrs[spec.name] = a.decode() if isinstance(a, bytes) else str(a)
             self.resolved = resolve_layouts(self.path, self.specs, shapes, dtypes, attrs)
+            ns = [r.shape[0] for r in self.resolved.values() if r.has_n]
+            self.has_n = bool(ns)
+            self.n_samples = ns[0] if ns else 1
+            self._counts = {spec.name: self._read_counts(spec) for spec in self.specs
+                            if spec.ragged and spec.name in self.resolved and self.resolved[spec.name].has_n}
         except Exception:
             self._f.close()
             raise
-        ns = [r.shape[0] for r in self.resolved.values() if r.has_n]
-        self.has_n = bool(ns)
-        self.n_samples = ns[0] if ns else 1
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _read_counts(self, spec: DatasetSpec):
+        """Row counts of a ragged table in a multi-sample file (None: inferred from NaN padding per sample)."""
+        cname = spec.counts_name
+        if cname not in self._f:
+            return None
+        c = self._f[cname]
+        n, pmax = self.resolved[spec.name].shape[:2]
+        if not hasattr(c, "shape") or c.dtype.kind not in "iu" or tuple(c.shape) != (n,):
+            raise InputError(f"{self.path}: dataset '{cname}' (row counts of '{spec.name}') must be integer "
+                             f"with shape ({n},), got {getattr(c, 'dtype', 'a group')} {getattr(c, 'shape', '')}")
+        counts = np.asarray(c[()], dtype=np.int64)
+        if counts.min() < 0 or counts.max() > pmax:
+            raise InputError(f"{self.path}: dataset '{cname}' holds counts outside 0..{pmax} "
+                             f"(the rows of '{spec.name}')")
+        return counts
 
     def close(self):
         with contextlib.suppress(Exception):
@@ -208,28 +260,61 @@ class H5Input:
     def layout(self, name: str) -> list:
         return self.resolved[name].layout
 
-    def sample(self, i: int) -> dict:
+    def _spec(self, name: str) -> DatasetSpec:
+        return next(s for s in self.specs if s.name == name)
+
+    def _rows(self, name: str, i: int) -> int:
+        """Rows of sample ``i`` of a ragged table: from the counts dataset, else the table without NaN padding."""
+        res = self.resolved[name]
+        counts = self._counts.get(name) if res.has_n else None
+        if counts is not None:
+            return int(counts[i])
+        table = np.asarray(self._f[name][i] if res.has_n else self._f[name][()])
+        if table.dtype.kind not in "fc" or table.shape[0] == 0:
+            return table.shape[0]
+        pad = np.all(np.isnan(table.reshape(table.shape[0], -1)), axis=1)
+        n = table.shape[0]
+        while n and pad[n - 1]:
+            n -= 1
+        return n
+
+    def lazy(self, i: int) -> dict:
         if not 0 <= i < self.n_samples:
             raise IndexError(i)
         out = {}
         for name, res in self.resolved.items():
-            try:
-                arr = self._f[name][i] if res.has_n else self._f[name][()]
-            except Exception as e:
-                raise InputError(f"{self.path}: cannot read dataset '{name}' ({_short(e)}); "
-                                 f"is the file truncated?") from None
-            arr = np.asarray(arr)
-            if arr.dtype.names is not None and set(arr.dtype.names) == {"real", "imag"}:
-                arr = arr["real"] + 1j * arr["imag"]
-            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
-                raise InputError(f"{self.path}: dataset '{name}' contains NaN or Inf values")
-            out[name] = arr
+            d = self._f[name]
+            shape = res.shape[1:] if res.has_n else res.shape
+            if self._spec(name).ragged:
+                shape = (self._rows_checked(name, i),) + tuple(shape[1:])
+            out[name] = LazyArray(shape, d.dtype, _reader(d, i if res.has_n else None), name=name, path=self.path)
+            if self._spec(name).ragged:   # a view limited to the sample's rows
+                out[name] = _rows_view(out[name], shape)
         return out
 
+    def _rows_checked(self, name: str, i: int) -> int:
+        try:
+            return self._rows(name, i)
+        except InputError:
+            raise
+        except Exception as e:
+            raise InputError(f"{self.path}: cannot read dataset '{name}' ({_short(e)}); "
+                             f"is the file truncated?") from None
 
-def _short(e: Exception) -> str:
-    s = str(e).strip().splitlines()
-    return (s[0] if s else type(e).__name__)[:160]
+
+def _reader(d, i: int | None):
+    """Read a normalised key from dataset ``d`` (of sample ``i`` when the file has an N axis)."""
+    if i is not None:
+        return lambda key: d[(i,) + key]
+    return lambda key: d[key] if key else d[()]
+
+
+def _rows_view(full: LazyArray, shape: tuple) -> LazyArray:
+    """The first ``shape[0]`` rows of a padded table, as a LazyArray of that shape (tables are small: read whole)."""
+    def reader(key):
+        table = np.asarray(full._reader((slice(None),) * full.ndim))[:shape[0]]
+        return table[key]
+    return LazyArray(shape, full.dtype, reader, name=full.name, path=full.path)
 
 
 def _jsonable(v):
@@ -287,11 +372,18 @@ def write_h5(path: str, datasets: dict, *, attrs: dict | None = None, groups: di
                     d.attrs[k] = _jsonable(v)
             for k, v in (attrs or {}).items():
                 f.attrs[k] = _jsonable(v)
-            for g, items in (groups or {}).items():
-                grp = f.create_group(g)
-                for k, v in items.items():
-                    grp.attrs[k] = _jsonable(v)
+            write_groups(f, groups or {})
             f.flush()
+
+
+def write_groups(f, groups: dict) -> None:
+    """Attribute-only groups (``{group: {attr: scalar}}``) into an open file, replacing any of the same name."""
+    for g, items in groups.items():
+        if g in f:
+            del f[g]
+        grp = f.create_group(g)
+        for k, v in items.items():
+            grp.attrs[k] = _jsonable(v)
 
 
 def read_group_attrs(path: str, group: str) -> dict:
