@@ -396,6 +396,9 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
     except (Interrupted, KeyboardInterrupt):
         if rep.status != "done":   # a signal while tidying up after the output was written changes nothing
             rep.status, rep.reason = "interrupted", f"{rep.resumed + rep.run} sample(s) kept for --resume"
+            with contextlib.suppress(Exception):
+                if _app(task.app, task.app_target).stream_axis is not None:
+                    rep.reason += " (and the finished blocks of the sample in progress)"
     except (InputError, ConfigError) as e:
         rep.error = "input" if isinstance(e, InputError) else "config"
         rep.reason = " ".join(str(e).split())

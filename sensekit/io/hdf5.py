@@ -108,8 +108,21 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
     """Match each present dataset to a layout; check dtypes and that named axes agree.
 
     Returns ``{name: Resolved}``; raises :class:`InputError` with a one-line
-    message naming the file, the dataset and what was expected.
+    message naming the file, the dataset and what was expected.  Without ``axes``
+    attributes a rank can be ambiguous (a colour video (T,H,W,3) or N grey videos
+    (N,T,H,W)): the reading without a sample axis is tried first, then the one with N
+    where that is the only one under which every dataset fits.
     """
+    try:
+        return _resolve(path, specs, shapes, dtypes, axes_attrs, prefer_n=False)
+    except InputError as first:
+        try:
+            return _resolve(path, specs, shapes, dtypes, axes_attrs, prefer_n=True)
+        except InputError:
+            raise first from None
+
+
+def _resolve(path, specs, shapes, dtypes, axes_attrs, *, prefer_n: bool) -> dict:
     out: dict = {}
     file_has_n = None
     sizes: dict = {}
@@ -124,11 +137,9 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
         if int(np.prod(shape)) == 0 and not (spec.ragged and _only_rows_empty(shape, spec)):
             raise InputError(f"{path}: dataset '{spec.name}' is empty (shape {shape})")
         attr = axes_attrs.get(spec.name)
-        cands = []
-        for lay in spec.layouts:
-            toks = _tokens(lay)
-            cands.append((toks, False))
-            cands.append((toks, True))
+        # every layout without N before any with N: a (T,H,W,3) colour video is not N (T,H,W) grey videos
+        cands = [(_tokens(lay), prefer_n) for lay in spec.layouts] + \
+            [(_tokens(lay), not prefer_n) for lay in spec.layouts]
         if attr is not None:
             want = _tokens(attr)
             chosen = [(t, n) for t, n in cands if (["N"] + t if n else t) == want]
