@@ -11,6 +11,10 @@ from click.testing import CliRunner
 from sensekit.app.registry import app_names, get_app
 from sensekit.cli import main
 
+from toyapp import TEST_APPS, register_toys
+
+register_toys()   # the test-only apps join every per-app test (never `sensekit apps`)
+
 
 def _sets(d):
     return sum((["--set", f"{k}={v}"] for k, v in d.items()), [])
@@ -20,7 +24,7 @@ def _sets(d):
 def quick_inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quick")
     out = {}
-    for name in app_names():
+    for name in app_names() + TEST_APPS:
         p = folder / f"{name}.h5"
         r = CliRunner().invoke(main, ["simulate", name, "-o", str(p), "--seed", "5", *_sets(get_app(name).quick_sim)])
         assert r.exit_code == 0, r.output
@@ -43,7 +47,7 @@ def _read(path):
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
-@pytest.mark.parametrize("name", app_names())
+@pytest.mark.parametrize("name", app_names() + TEST_APPS)
 def test_app_end_to_end_on_device(name, device, quick_inputs, tmp_path):
     app = get_app(name)
     out = tmp_path / f"{device}.h5"

@@ -10,8 +10,12 @@ from sensekit.app.batch import Interrupted, plan, process_file, summary_table
 from sensekit.app.registry import app_names, get_app
 from sensekit.cli import main
 
+from toyapp import TEST_APPS, register_toys
+
 from batch_helpers import FAST, contents, multi_sample_file, same_results, tree
 from helpers import outside_mri_file, sha256
+
+register_toys()   # the test-only apps join every per-app test (never `sensekit apps`)
 
 
 def invoke(*args):
@@ -170,7 +174,7 @@ def test_summary_table_lists_every_state():
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
-@pytest.mark.parametrize("app_name", app_names())
+@pytest.mark.parametrize("app_name", app_names() + TEST_APPS)
 def test_every_app_batches_its_quick_simulation(app_name, device, tmp_path):
     """Each app joins batch by declaring ``quick_sim`` / ``quick_options``: two simulated files in, two out."""
     src = tmp_path / "in"

@@ -33,6 +33,10 @@ from sensekit.io.errors import InputError
 from sensekit.io.hdf5 import DatasetSpec
 
 
+#: the test-only apps, added to the per-app parameterisations beside ``app_names()``
+TEST_APPS = ["toy", "toy-stream"]
+
+
 def register_toys():
     from sensekit.app.registry import register
     here = os.path.abspath(__file__)

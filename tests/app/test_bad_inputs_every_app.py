@@ -1,0 +1,111 @@
+"""Bad input for every registered app (and the test-only toy apps): exit 3, one line naming the file, no output.
+
+The cases are made from each app's declared input specs and its quick simulation, so an app is covered the
+day it is registered: the file-level cases (missing, empty, not HDF5, truncated) and, for every required
+dataset, its absence, a dtype of a kind it does not accept, a rank no layout has, and a NaN.
+"""
+import os
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sensekit.app.registry import app_names, get_app
+from sensekit.cli import main
+
+from helpers import sha256
+from toyapp import TEST_APPS, register_toys
+
+register_toys()
+APPS = app_names() + TEST_APPS
+
+
+def _cases(app):
+    cases = ["missing", "empty", "not_hdf5", "truncated"]
+    for spec in app.inputs:
+        if spec.required:
+            cases += [f"{spec.name}:absent", f"{spec.name}:dtype", f"{spec.name}:rank"]
+            if {"float", "complex"} & set(spec.kinds):
+                cases.append(f"{spec.name}:nan")
+    return cases
+
+
+PARAMS = [(name, case) for name in APPS for case in _cases(get_app(name))]
+
+
+@pytest.fixture(scope="module")
+def good_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("good")
+    out = {}
+    for name in APPS:
+        p = folder / f"{name}.h5"
+        sets = sum((["--set", f"{k}={v}"] for k, v in get_app(name).quick_sim.items()), [])
+        r = CliRunner().invoke(main, ["simulate", name, "-o", str(p), "--seed", "3", *sets])
+        assert r.exit_code == 0, r.output
+        out[name] = p
+    return out
+
+
+def _wrong_dtype(kinds):
+    for dt, kind in ((np.complex64, "complex"), (np.float32, "float"), (np.bool_, "bool")):
+        if kind not in kinds:
+            return dt
+    raise AssertionError(kinds)
+
+
+def _make(case, good, dst):
+    if case == "missing":
+        return dst / "does_not_exist.h5"
+    p = dst / f"{case.replace(':', '_')}.h5"
+    if case == "empty":
+        p.write_bytes(b"")
+    elif case == "not_hdf5":
+        p.write_text("not hdf5")
+    elif case == "truncated":
+        data = good.read_bytes()
+        p.write_bytes(data[: len(data) // 3])
+    else:
+        name, what = case.split(":")
+        with h5py.File(good) as src, h5py.File(p, "w") as f:
+            for k in src:
+                if isinstance(src[k], h5py.Dataset) and k != name:
+                    src.copy(k, f)
+            arr = src[name][()]
+            if what == "absent":
+                return p
+            spec_kinds = case_kinds[case]
+            if what == "dtype":
+                arr = arr.real.astype(_wrong_dtype(spec_kinds)) if np.iscomplexobj(arr) else \
+                    arr.astype(_wrong_dtype(spec_kinds))
+            elif what == "rank":
+                arr = arr.reshape(arr.shape + (1,) * 3)
+            elif what == "nan":
+                arr = arr.astype(np.complex64 if np.iscomplexobj(arr) or "float" not in spec_kinds else np.float32)
+                arr.flat[arr.size // 2] = np.nan
+            f.create_dataset(name, data=arr)
+    return p
+
+
+case_kinds = {f"{s.name}:{w}": s.kinds for n in APPS for s in get_app(n).inputs for w in ("dtype", "rank", "nan")}
+
+
+@pytest.mark.parametrize("name,case", PARAMS, ids=[f"{n}-{c}" for n, c in PARAMS])
+def test_bad_input_is_exit_3_naming_the_file(name, case, good_files, tmp_path):
+    src_dir = tmp_path / "in"
+    src_dir.mkdir()
+    src = _make(case, good_files[name], src_dir)
+    before = sha256(src) if src.exists() else None
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "out.h5"
+    r = CliRunner().invoke(main, ["run", name, "--input", str(src), "-o", str(out)])
+    assert r.exit_code == 3, (case, r.output)
+    lines = [ln for ln in r.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.output, lines
+    assert str(src) in lines[0], lines[0]            # every app, every case: the runner names the file
+    if ":" in case:
+        assert f"'{case.split(':')[0]}'" in lines[0], lines[0]   # ... and the dataset
+    assert os.listdir(out_dir) == []                 # no output, no temporary
+    if before:
+        assert sha256(src) == before
