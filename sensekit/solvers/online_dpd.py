@@ -75,7 +75,8 @@ class OnlineDPD:
             raise ValueError(f"OnlineDPD: forget must be in (0, 1], got {forget}")
         if sweeps < 1 or inner_iter < 1:
             raise ValueError(f"OnlineDPD: sweeps and inner_iter must be >= 1, got {sweeps}, {inner_iter}")
-        self.alpha, self.forget, self.sweeps, self.inner_iter = float(alpha), float(forget), int(sweeps), int(inner_iter)
+        self.alpha, self.forget = float(alpha), float(forget)
+        self.sweeps, self.inner_iter = int(sweeps), int(inner_iter)
 
     def init(self, X0: torch.Tensor) -> OnlineDPDState:
         """A state from the first block ``X0`` (..., m, B): its scale and a median start for ``c``."""
