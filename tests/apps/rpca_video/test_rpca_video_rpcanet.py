@@ -42,7 +42,8 @@ def test_dpd_rank_and_alpha_rules():
 def test_online_dpd_one_block_matches_batch_rank_one():
     X, _ = video_sequence(30, (20, 24), generator=torch.Generator().manual_seed(1), objects=1)
     M = X.reshape(30, -1).T.to(torch.float64)
-    U, s, Vh = sk.solvers.rsvd_dpd(M, 1, alpha=0.5, tol=1e-8, warm_start=True, generator=torch.Generator().manual_seed(0))
+    U, s, Vh = sk.solvers.rsvd_dpd(M, 1, alpha=0.5, tol=1e-8, warm_start=True,
+                                   generator=torch.Generator().manual_seed(0))
     L = U * s @ Vh
     od = sk.solvers.OnlineDPD(alpha=0.5, forget=1.0, sweeps=30, inner_iter=5)
     st, d = od.update(od.init(M), M)
