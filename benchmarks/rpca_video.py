@@ -97,7 +97,8 @@ def _opencv(case, X, gt, sel, quick):
         return [_row(case, f"opencv.{k}", True, None, skipped=f"opencv not installed ({e})") for k in ("MOG2", "KNN")]
     U8 = (X.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     rows = []
-    grids = {"MOG2": ([50, 200, 500], [4, 8, 16, 32, 64]), "KNN": ([50, 200, 500], [50, 100, 200, 400, 800, 1600])}
+    grids = {"MOG2": ([10, 25, 50, 200, 500], [2, 4, 8, 16, 32, 64]),
+             "KNN": ([10, 25, 50, 200, 500], [25, 50, 100, 200, 400, 800, 1600])}
     rates = [-1, 0.002, 0.01, 0.05]
     for kind, (hists, thrs) in grids.items():
         best = None
