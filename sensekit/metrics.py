@@ -102,3 +102,65 @@ def image_series_scores(recon, ref) -> dict:
     ps = [psnr(a, b, data_range=rng) for a, b in zip(frames_r, frames_g)]
     ss = [ssim(a, b, data_range=rng) for a, b in zip(frames_r, frames_g)]
     return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "nrmse": nrmse(r, g)}
+
+
+# ----------------------------------------------------------------------------- foreground masks (CDnet coding)
+#: CDnet ground-truth codes: only these two are scored; 50 (shadow), 85 (outside the ROI) and 170
+#: (unknown) are ignored.
+GT_BACKGROUND, GT_FOREGROUND = 0, 255
+
+
+def pr_counts(mask, gt) -> dict:
+    """Confusion counts of a binary mask against a CDnet-coded ground truth, over the scored pixels.
+
+    Parameters
+    ----------
+    mask : Tensor or ndarray, bool, shape (..., H, W)
+        Predicted foreground.
+    gt : Tensor or ndarray, uint8, same shape
+        CDnet coding: 255 foreground, 0 background; every other value (50 shadow,
+        85 outside the region of interest, 170 unknown) is not scored.
+
+    Returns
+    -------
+    dict
+        ``{"tp", "fp", "fn", "tn"}`` as Python ints.  Counts add up: sum them over
+        frames, clips or samples and pass the sum to :func:`f_measure` for the
+        pooled scores (not an average of per-frame scores).
+    """
+    m = torch.as_tensor(np.asarray(mask)) if isinstance(mask, np.ndarray) else torch.as_tensor(mask)
+    g = torch.as_tensor(np.asarray(gt)) if isinstance(gt, np.ndarray) else torch.as_tensor(gt)
+    if m.shape != g.shape:
+        raise ValueError(f"mask shape {tuple(m.shape)} differs from ground-truth shape {tuple(g.shape)}")
+    m = m.to(torch.bool)
+    g = g.to(torch.int32)
+    fg, bg = g == GT_FOREGROUND, g == GT_BACKGROUND
+    return {"tp": int((m & fg).sum()), "fp": int((m & bg).sum()), "fn": int((~m & fg).sum()),
+            "tn": int((~m & bg).sum())}
+
+
+def add_counts(*counts: dict) -> dict:
+    """Sum of several :func:`pr_counts` results (pooling)."""
+    out = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    for c in counts:
+        for k in out:
+            out[k] += int(c[k])
+    return out
+
+
+def f_measure(mask_or_counts, gt=None) -> dict:
+    """Precision, recall and F-measure of a foreground mask (or of pooled counts).
+
+    ``f_measure(mask, gt)`` scores one mask (all its frames pooled);
+    ``f_measure(counts)`` scores counts from :func:`pr_counts` / :func:`add_counts`.
+    Precision is 0 when nothing is predicted, recall 0 when nothing is true
+    (never NaN); F = 2PR/(P+R), 0 when P + R = 0.
+    """
+    c = mask_or_counts if gt is None else pr_counts(mask_or_counts, gt)
+    if not isinstance(c, dict) or not {"tp", "fp", "fn"} <= set(c):
+        raise TypeError("f_measure takes (mask, gt) or a dict of counts from pr_counts")
+    tp, fp, fn = c["tp"], c["fp"], c["fn"]
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f_measure": f}

@@ -24,6 +24,8 @@ from .terms import tv_term, nuclear_term, sparse_term, on_block
 from .rsvd import rsvd, range_finder
 from .rpca import PCP, pcp, GoDec, godec
 from .robust_svd import RankOneDPD, rsvd_dpd
+from .dpd_select import dpd_rank, dpd_alpha
+from .online_dpd import OnlineDPD, OnlineDPDState
 from .completion import AltMin, complete
 from .sensing import SensingProblem, FactoredGD, factored_gd
 from .subgm import SubGM, subgm
@@ -38,7 +40,8 @@ __all__ = [
     "LinearSystem", "LeastSquares", "Composite", "PrimalDual",
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
     "lowrank_plus_sparse", "HQS", "hqs", "tv_term", "nuclear_term", "sparse_term", "on_block",
-    "rsvd", "range_finder", "PCP", "pcp", "GoDec", "godec", "RankOneDPD", "rsvd_dpd", "AltMin", "complete",
+    "rsvd", "range_finder", "PCP", "pcp", "GoDec", "godec", "RankOneDPD", "rsvd_dpd", "dpd_rank", "dpd_alpha",
+    "OnlineDPD", "OnlineDPDState", "AltMin", "complete",
     "SensingProblem", "FactoredGD", "factored_gd", "SubGM", "subgm",
     "hosvd", "truncated_hosvd", "tucker", "tucker_to_tensor", "cp_als", "cp_to_tensor",
     "omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult",
