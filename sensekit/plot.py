@@ -43,6 +43,21 @@ def quick() -> bool:
     return os.environ.get("SENSEKIT_GALLERY_QUICK", "") not in ("", "0")
 
 
+def require(module: str, extra: str):
+    """Import an optional package for a gallery script, or skip the script (exit code 77) naming the extra.
+
+    A figure that needs, say, PyAV to decode a video cannot be drawn without it; this says so and lets
+    ``sensekit gallery`` report the script as *skipped* rather than failed.
+    """
+    import importlib
+    import sys
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        print(f"skipped: needs the optional package {module!r}: pip install 'sensekit[{extra}]'")
+        sys.exit(77)
+
+
 def data_file(relpath: str):
     """Path of a real data file under ``$SENSEKIT_DATA`` (default: ``shared/data`` beside the checkout).
 

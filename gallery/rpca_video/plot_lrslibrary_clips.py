@@ -12,7 +12,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from sensekit.apps.rpca_video import methods as Me, options as O, readers as R
-from sensekit.plot import data_file, quick
+from sensekit.plot import data_file, quick, require
+
+require("av", "video")  # the clips are AVI files
 
 torch.set_num_threads(1)
 QUICK = quick()
