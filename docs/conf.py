@@ -26,6 +26,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
+templates_path = ["_templates"]
+autodoc_typehints = "signature"
 numpydoc_show_class_members = False
 exclude_patterns = ["_build", "auto_gallery/*.ipynb", "auto_gallery/**/*.py", "auto_gallery/**/*.zip"]
 html_theme = "alabaster"
@@ -41,3 +43,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "plot_gallery": os.environ.get("SENSEKIT_DOCS_PLOT", "True"),
 }
+if sphinx_gallery_conf["plot_gallery"] == "False":
+    # without executed scripts the timing pages would only hold dangling references
+    sphinx_gallery_conf["write_computation_times"] = False
