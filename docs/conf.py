@@ -26,8 +26,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
-templates_path = ["_templates"]
 autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
 numpydoc_show_class_members = False
 exclude_patterns = ["_build", "auto_gallery/*.ipynb", "auto_gallery/**/*.py", "auto_gallery/**/*.zip"]
 html_theme = "alabaster"

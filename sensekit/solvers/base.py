@@ -13,6 +13,7 @@ one), so a CUDA run synchronises with the host only then.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any, Callable, Iterable
 
@@ -145,6 +146,8 @@ def _rel_change(x, prev):
     num2 = sum(torch.linalg.vector_norm(a - b) ** 2 for a, b in zip(xs, ps))
     den2 = sum(torch.linalg.vector_norm(a) ** 2 for a in xs)
     num, den = (v ** 0.5 for v in torch.stack([num2, den2]).tolist())
+    if not (math.isfinite(num) and math.isfinite(den)):
+        return float("nan")  # the iterate holds NaN or Inf: solve() stops with a "non-finite" reason
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
 
 
@@ -173,6 +176,8 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
     Returns
     -------
     Result
+        ``stop_reason`` starts with ``"non-finite"`` when the iterate (or the recorded objective) became
+        NaN or Inf; the run stops at that check whatever ``stop`` says.
     """
     if stop is None:
         stop = solver.default_stop() if hasattr(solver, "default_stop") else MaxIter(100)
@@ -200,6 +205,10 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
         history.append(info)
         for cb in callbacks:
             cb(info, state)
+        if math.isnan(info["rel_change"]) or not math.isfinite(info.get("objective", 0.0)):
+            # never iterate on (or hand back without saying so) a NaN/Inf iterate: the caller sees the reason
+            reason = f"non-finite iterate (NaN or Inf) at iteration {it}"
+            break
         r = stop.check(info)
         if r:
             reason = r

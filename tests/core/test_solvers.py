@@ -146,6 +146,20 @@ def test_history_and_objective():
     assert res.wall_time > 0
 
 
+def test_non_finite_iterates_stop_with_a_reason():
+    A, y = _problem(7)
+    y = y.clone()
+    y[3] = float("nan")
+    res = S.fista(LeastSquares(Matrix(A), y), P.L1(0.1), max_iter=200, tol=0, check_every=5)
+    assert res.stop_reason.startswith("non-finite") and res.iterations == 5
+    # a diverging step: the iterate overflows to Inf, the run stops at the next check instead of going on
+    A, y = _problem(8)
+    res = S.fista(LeastSquares(Matrix(A), y), None, step=1e3, max_iter=5000, tol=0, check_every=10)
+    assert res.stop_reason.startswith("non-finite") and res.iterations < 5000
+    res = solve(CG(), LinearSystem(L.Identity(2), torch.tensor([1.0, float("inf")])), stop=MaxIter(50))
+    assert res.stop_reason.startswith("non-finite")
+
+
 def test_solvers_do_not_mutate_inputs():
     A, y = _problem(6)
     y0, x0 = y.clone(), torch.ones(25, dtype=torch.float64)
