@@ -113,6 +113,7 @@ def make_config(cls, values: dict, source: str = "in --set"):
 
 
 def config_dict(cfg) -> dict:
+    """``{option: value}`` of an options dataclass instance (what provenance and ``info`` show)."""
     return {f.name: getattr(cfg, f.name) for f in config_fields(type(cfg))}
 
 

@@ -89,6 +89,7 @@ def app_names(hidden: bool = False) -> list[str]:
 
 
 def app_summaries() -> list[tuple[str, str]]:
+    """``[(name, one-line summary)]`` of the built-in and plugin apps, without importing them."""
     out = [(n, s) for n, (_, s) in APPS.items()]
     for name, ep in sorted(_entry_points().items()):
         try:

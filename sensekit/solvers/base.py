@@ -39,6 +39,8 @@ class Stop:
 
 
 class AnyOf(Stop):
+    """Stops when any of its criteria does (``a | b``); the first reason is reported."""
+
     def __init__(self, *crits: Stop):
         self.crits = [c for crit in crits for c in (crit.crits if isinstance(crit, AnyOf) else [crit])]
 
@@ -58,6 +60,8 @@ class AnyOf(Stop):
 
 
 class AllOf(Stop):
+    """Stops when all of its criteria do at the same check (``a & b``); the reasons are joined."""
+
     def __init__(self, *crits: Stop):
         self.crits = list(crits)
 
@@ -221,5 +225,6 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
 
 
 def default_stop(max_iter: int, tol: float | None) -> Stop:
+    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0."""
     s = MaxIter(max_iter)
     return s if tol is None or tol <= 0 else s | RelChange(tol)
