@@ -56,6 +56,8 @@ def _public(mod):
 
 
 def _takes_arguments(obj):
+    if isinstance(obj, type) and issubclass(obj, BaseException):
+        return False  # exceptions take a message; autodoc shows no parameters for them
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
