@@ -165,7 +165,8 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
     solver : object with ``init(problem, x0)`` and ``step(problem, state)``;
         optional ``measure(problem, state, prev) -> dict`` (extra history
         entries such as ``residual``), ``objective(problem, state)`` and
-        ``default_stop()``.
+        ``default_stop()``, and ``guard_stop(stop) -> Stop`` (wraps a caller's criterion so that the
+        solver's own guards still hold).
     problem : the problem object the solver understands.
     x0 : Tensor, optional
         Starting point (the solver's default otherwise).
@@ -185,6 +186,9 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
     """
     if stop is None:
         stop = solver.default_stop() if hasattr(solver, "default_stop") else MaxIter(100)
+    elif hasattr(solver, "guard_stop"):
+        # a solver's own guard (e.g. HQS: not before its continuation ends) survives a caller's criterion
+        stop = solver.guard_stop(stop)
     limit = stop.max_iter()
     if limit is None:
         raise ValueError(f"stop criterion {stop!r} has no iteration bound; combine it with MaxIter(n)")

@@ -160,6 +160,17 @@ def test_non_finite_iterates_stop_with_a_reason():
     assert res.stop_reason.startswith("non-finite")
 
 
+def test_a_callers_stop_keeps_the_hqs_continuation_guard():
+    y = torch.tensor([3.0, -0.5, 1.5], dtype=torch.float64)
+    f = LeastSquares(L.Identity(3), y)
+    terms = [(P.L1(1.0), L.Identity(3))]
+    res = S.hqs(f, terms, beta=1.0, growth=2.0, beta_max=16.0, inner_iter=3, max_iter=400,
+                stop=MaxIter(400) | RelChange(1e-2))
+    assert res.history[-1]["beta"] == 16.0 and res.iterations < 400   # not at β = 1 after two steps
+    res = S.hqs(f, terms, beta=1.0, growth=2.0, beta_max=16.0, inner_iter=3, stop=MaxIter(4))
+    assert res.iterations == 4  # the iteration bound still holds
+
+
 def test_solvers_do_not_mutate_inputs():
     A, y = _problem(6)
     y0, x0 = y.clone(), torch.ones(25, dtype=torch.float64)
