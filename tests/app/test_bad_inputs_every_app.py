@@ -28,7 +28,14 @@ def _cases(app):
             cases += [f"{spec.name}:absent", f"{spec.name}:dtype", f"{spec.name}:rank"]
             if {"float", "complex"} & set(spec.kinds):
                 cases.append(f"{spec.name}:nan")
+            # datasets must live in the file: nothing is read from another file (issue 17)
+            cases += [f"{spec.name}:{w}" for w in LINK_CASES]
     return cases
+
+
+#: an external link, a virtual dataset mapping another file, a soft link to an external link (leaving the
+#: file), a dangling soft link, raw data stored in an external file
+LINK_CASES = ("extlink", "virtual", "softext", "dangling", "rawext")
 
 
 PARAMS = [(name, case) for name in APPS for case in _cases(get_app(name))]
@@ -74,6 +81,9 @@ def _make(case, good, dst):
             arr = src[name][()]
             if what == "absent":
                 return p
+            if what in LINK_CASES:
+                _link(what, name, arr, f, dst)
+                return p
             spec_kinds = case_kinds[case]
             if what == "dtype":
                 arr = arr.real.astype(_wrong_dtype(spec_kinds)) if np.iscomplexobj(arr) else \
@@ -85,6 +95,31 @@ def _make(case, good, dst):
                 arr.flat[arr.size // 2] = np.nan
             f.create_dataset(name, data=arr)
     return p
+
+
+def _link(what, name, arr, f, dst):
+    """``name`` in ``f`` as data living in a valid file elsewhere (or nowhere: the dangling case)."""
+    other_dir = dst.parent / "elsewhere"
+    other_dir.mkdir(exist_ok=True)
+    other = other_dir / "other.h5"
+    with h5py.File(other, "w") as o:
+        o.create_dataset(name, data=arr)
+    if what == "extlink":
+        f[name] = h5py.ExternalLink(str(other), "/" + name)
+    elif what == "virtual":
+        layout = h5py.VirtualLayout(shape=arr.shape, dtype=arr.dtype)
+        layout[...] = h5py.VirtualSource(str(other), name, shape=arr.shape)
+        f.create_virtual_dataset(name, layout)
+    elif what == "softext":
+        f["hidden"] = h5py.ExternalLink(str(other), "/")
+        f[name] = h5py.SoftLink(f"/hidden/{name}")
+    elif what == "dangling":
+        f[name] = h5py.SoftLink("/nowhere/" + name)
+    elif what == "rawext":
+        raw = other_dir / "raw.bin"
+        a = np.ascontiguousarray(arr)
+        raw.write_bytes(a.tobytes())
+        f.create_dataset(name, shape=a.shape, dtype=a.dtype, external=[(str(raw), 0, a.nbytes)])
 
 
 case_kinds = {f"{s.name}:{w}": s.kinds for n in APPS for s in get_app(n).inputs for w in ("dtype", "rank", "nan")}
