@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
-from .source import InputSource, LazyArray, _short
+from .source import InputSource, LazyArray, _short, check_declared_size
 
 _UMASK = os.umask(0o022)   # read once, at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -310,6 +310,7 @@ class H5Input(InputSource):
         if not hasattr(c, "shape") or c.dtype.kind not in "iu" or tuple(c.shape) != (n,):
             raise InputError(f"{self.path}: dataset '{cname}' (row counts of '{spec.name}') must be integer "
                              f"with shape ({n},), got {getattr(c, 'dtype', 'a group')} {getattr(c, 'shape', '')}")
+        check_declared_size(self.path, cname, c.shape, c.dtype, "as row counts")
         counts = np.asarray(c[()], dtype=np.int64)
         if counts.min() < 0 or counts.max() > pmax:
             raise InputError(f"{self.path}: dataset '{cname}' holds counts outside 0..{pmax} "
@@ -351,6 +352,8 @@ class H5Input(InputSource):
         counts = self._counts.get(name) if res.has_n else None
         if counts is not None:
             return int(counts[i])
+        check_declared_size(self.path, name, res.shape[1:] if res.has_n else res.shape, self._d[name].dtype,
+                            "as a table")
         table = np.asarray(self._d[name][i] if res.has_n else self._d[name][()])
         if table.dtype.kind not in "fc" or table.shape[0] == 0:
             return table.shape[0]

@@ -144,3 +144,17 @@ def test_bad_input_is_exit_3_naming_the_file(name, case, good_files, tmp_path):
     assert os.listdir(out_dir) == []                 # no output, no temporary
     if before:
         assert sha256(src) == before
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_declared_size_over_the_limit_is_exit_3_before_reading(name, good_files, tmp_path, monkeypatch):
+    """A dataset whose declared size exceeds $SENSEKIT_MAX_INPUT_BYTES is refused naming dataset and size."""
+    monkeypatch.setenv("SENSEKIT_MAX_INPUT_BYTES", "64")
+    out = tmp_path / "out.h5"
+    r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), "-o", str(out)])
+    assert r.exit_code == 3, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and str(good_files[name]) in lines[0], lines
+    assert "SENSEKIT_MAX_INPUT_BYTES" in lines[0] and "declares" in lines[0], lines[0]
+    assert any(f"'{s.name}'" in lines[0] for s in get_app(name).inputs), lines[0]
+    assert not out.exists()
