@@ -82,7 +82,13 @@ def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "c
     reg = _registry()
     if card["model"] not in reg:
         raise ValueError(f"{pt}: unknown model kind {card['model']!r}; known: {', '.join(reg)}")
-    blob = torch.load(pt, map_location=map_location, weights_only=True)
+    try:
+        blob = torch.load(pt, map_location=map_location, weights_only=True)
+    except Exception as e:   # a pickle asking for code (refused by weights_only), a truncated or foreign file
+        why = "refused: it holds objects other than tensors (code would run on loading)" \
+            if "weights only" in str(e).lower() or "weightsunpickler" in str(e).lower() else \
+            f"not a torch weights file ({type(e).__name__})"
+        raise ValueError(f"{pt}: {why}") from None
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise ValueError(f"{pt}: not a sensekit model file (no state_dict)")
     model = reg[card["model"]](**card["config"])
