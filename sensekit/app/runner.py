@@ -376,6 +376,8 @@ def check_paths(input_path: str | None, output_path: str | None, plot_path: str 
     for p, what in ((output_path, "-o"), (plot_path, "--plot")):
         if p is None:
             continue
+        if os.path.isdir(p):
+            raise ConfigError(f"{what} {p}: is an existing folder; expected a file name")
         folder = os.path.dirname(os.path.abspath(p))
         if not os.path.isdir(folder):
             raise ConfigError(f"{what} {p}: folder {folder} does not exist")

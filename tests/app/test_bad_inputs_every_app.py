@@ -158,3 +158,20 @@ def test_declared_size_over_the_limit_is_exit_3_before_reading(name, good_files,
     assert "SENSEKIT_MAX_INPUT_BYTES" in lines[0] and "declares" in lines[0], lines[0]
     assert any(f"'{s.name}'" in lines[0] for s in get_app(name).inputs), lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["-o", "--plot"])
+@pytest.mark.parametrize("name", APPS)
+def test_output_that_is_a_folder_is_refused_before_work(name, flag, good_files, tmp_path, monkeypatch):
+    import sensekit.app.runner as runner
+
+    def no_work(*a, **k):
+        raise AssertionError("the computation started")
+    monkeypatch.setattr(runner, "run_app", no_work)
+    monkeypatch.setattr(runner, "stream_run", no_work)
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), flag, str(folder)])
+    assert r.exit_code == 3, r.output
+    assert r.output.strip().startswith(f"error: {flag} {folder}") and "folder" in r.output, r.output
+    assert os.listdir(folder) == []
