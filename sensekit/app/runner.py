@@ -168,7 +168,8 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
     except InputError as e:
         if path is None:
             raise
-        raise name_input(e, path, where) from None
+        raise name_input(e, path, where, [s.name for s in app.inputs if s.name in sample]
+                         or [s.name for s in app.inputs if s.required]) from None
     out_np = {k: to_numpy(v) for k, v in res.outputs.items()}   # the copy to the host waits for the device
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import torch
 
@@ -30,12 +31,35 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def name_input(e: BaseException, path: str | None, where: str = "") -> InputError:
+def _norm(s: str) -> str:
+    return re.sub(r"[-_ ]", "", s.lower())
+
+
+def with_dataset(msg: str, datasets) -> str:
+    """``msg`` naming a dataset: as it is when it quotes one of ``datasets``; else the one it mentions as a word
+    (``mask``, ``k-space`` for ``kspace``) is quoted in front; else the datasets in play are listed after it."""
+    datasets = [d for d in (datasets or ()) if d]
+    if not datasets or any(f"'{d}'" in msg for d in datasets):
+        return msg
+    words = {_norm(w) for w in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", msg)}
+    hit = [d for d in datasets if _norm(d) in words]
+    if hit:
+        return f"dataset{'s' if len(hit) > 1 else ''} {', '.join(repr(d) for d in hit)}: {msg}"
+    return f"{msg} (datasets {', '.join(repr(d) for d in datasets)})"
+
+
+def name_input(e: BaseException, path: str | None, where: str = "", datasets=()) -> InputError:
     """``e`` as an :class:`InputError` whose message starts with the file (and the sample / block ``where``).
 
-    A message that already names ``path`` keeps its wording (``where`` is added after the path).
+    A message that already names ``path`` keeps its wording (``where`` is added after the path).  With
+    ``datasets`` (the input datasets in play) a message that names none of them gets one (see
+    :func:`with_dataset`): every bad-input message names the file and the dataset.
     """
     msg = _one_line(e)
+    if path and msg.startswith(f"{path}: "):
+        msg = f"{path}: " + with_dataset(msg[len(path) + 2:], datasets)
+    else:
+        msg = with_dataset(msg, datasets)
     if not path:
         return InputError(f"{where}: {msg}" if where else msg)
     if path in msg:
@@ -52,7 +76,7 @@ def prepare_checked(app, arrays: dict, attrs: dict, layouts: dict, *, path: str 
     except ConfigError:
         raise
     except (InputError, ValueError) as e:
-        raise name_input(e, path, where) from None
+        raise name_input(e, path, where, list(arrays)) from None
 
 
 def move(d: dict, device: torch.device) -> dict:

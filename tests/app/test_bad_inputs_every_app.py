@@ -175,3 +175,44 @@ def test_output_that_is_a_folder_is_refused_before_work(name, flag, good_files, 
     assert r.exit_code == 3, r.output
     assert r.output.strip().startswith(f"error: {flag} {folder}") and "folder" in r.output, r.output
     assert os.listdir(folder) == []
+
+
+def _corrupt_metadata(good, p, *, skip=0):
+    """Bit flips in the object header of the first dataset (its dataspace, datatype and attribute messages)."""
+    data = bytearray(good.read_bytes())
+    with h5py.File(good) as f:
+        name = next(k for k in f if isinstance(f[k], h5py.Dataset))
+        at = h5py.h5o.get_info(f[name].id).addr
+    for j in range(at + 16 + skip, at + 96 + skip, 3):
+        data[j] ^= 0xFF
+    p.write_bytes(bytes(data))
+    return p
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_corrupt_metadata_is_exit_3_naming_the_file(name, good_files, tmp_path):
+    p = _corrupt_metadata(good_files[name], tmp_path / "flipped.h5")
+    r = CliRunner().invoke(main, ["run", name, "--input", str(p), "-o", str(tmp_path / "o.h5")])
+    assert r.exit_code == 3, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and str(p) in lines[0] and "Traceback" not in r.output, lines
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("where", ["prepare", "run"])
+@pytest.mark.parametrize("name", APPS)
+def test_errors_of_the_app_name_file_and_dataset(name, where, good_files, tmp_path, monkeypatch):
+    """A ValueError of ``prepare`` or an InputError of the method (a calibration) names file and dataset."""
+    from sensekit.io import InputError
+    app = get_app(name)
+    first = next(s.name for s in app.inputs if s.required)
+
+    def bad(*a, **k):
+        raise (ValueError if where == "prepare" else InputError)("the calibration found no signal")
+    target = where if where == "prepare" or app.stream_axis is None else "run_block"
+    monkeypatch.setattr(type(app), target, bad)
+    r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), "-o", str(tmp_path / "o.h5")])
+    assert r.exit_code == 3, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and str(good_files[name]) in lines[0], lines
+    assert f"'{first}'" in lines[0] and "no signal" in lines[0], lines[0]
