@@ -81,3 +81,57 @@ def prepare_checked(app, arrays: dict, attrs: dict, layouts: dict, *, path: str 
 
 def move(d: dict, device: torch.device) -> dict:
     return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in d.items()}
+
+
+def changed_options(config) -> list:
+    """``["key=value", ...]`` of the options that differ from their defaults (what the user set)."""
+    if config is None or not dataclasses.is_dataclass(config):
+        return []
+    out = []
+    for f in dataclasses.fields(config):
+        if f.name.startswith("_") or f.name == "method":
+            continue
+        v = getattr(config, f.name)
+        if f.default is not dataclasses.MISSING and v != f.default:
+            out.append(f"{f.name}={v!r}")
+    return out
+
+
+def _method(app, config) -> str:
+    m = getattr(config, "method", "")
+    return f"{app.name} method '{m}'" if m else app.name
+
+
+def numerical_failure(app, config, what: str, *, path: str | None, where: str = "", datasets=()) -> Exception:
+    """The error for a method that broke down numerically (non-finite result, a failed factorisation).
+
+    With options set away from their defaults it is a :class:`ConfigError` naming them (the method is
+    not well defined there); with the defaults it is an :class:`InputError` naming the file (the data
+    are outside what the method handles, e.g. values near the float range).
+    """
+    changed = changed_options(config)
+    if changed:
+        return ConfigError(f"{_method(app, config)} {what} with the options {', '.join(changed)}: the method is not "
+                           f"well defined there (choose smaller or other values)")
+    return name_input(InputError(f"{_method(app, config)} {what} (with the default options)"), path, where,
+                      datasets)
+
+
+def check_finite(app, outputs: dict, config, *, path: str | None, where: str = "", datasets=()) -> None:
+    """Refuse a result holding NaN/Inf (outputs listed in ``App.nonfinite_outputs`` may hold them)."""
+    import numpy as np
+    allowed = set(getattr(app, "nonfinite_outputs", ()) or ())
+    bad = [k for k, v in outputs.items() if k not in allowed and np.asarray(v).dtype.kind in "fc"
+           and not np.all(np.isfinite(np.asarray(v)))]
+    if bad:
+        raise numerical_failure(app, config, f"gave non-finite values (NaN/Inf) in {', '.join(map(repr, bad))}",
+                                path=path, where=where, datasets=datasets)
+
+
+def linalg_errors() -> tuple:
+    """The exception types of a failed factorisation (numpy/scipy and torch)."""
+    import numpy as np
+    errs = [np.linalg.LinAlgError]
+    if hasattr(torch, "linalg") and hasattr(torch.linalg, "LinAlgError"):
+        errs.append(torch.linalg.LinAlgError)
+    return tuple(errs)

@@ -41,7 +41,7 @@ from ..core.random import make_generator
 from ..io.errors import InputError
 from .base import RunOutput, StreamInfo, to_numpy
 from .reduce import history_summary, reduce_metrics, scalar
-from .samples import SampleResult, move, name_input, prepare_checked
+from .samples import SampleResult, check_finite, linalg_errors, move, name_input, numerical_failure, prepare_checked
 
 
 def _tokens(layout) -> list:
@@ -197,7 +197,13 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
                                        callbacks=list(callbacks))
         except InputError as err:   # e.g. a calibration that finds no signal in this block
             raise name_input(err, src.path, (where + ", " if where else "") + f"{tok} {s}:{e}", list(lazy)) from None
+        except linalg_errors() as err:
+            raise numerical_failure(app, config, f"failed numerically ({type(err).__name__})", path=src.path,
+                                    where=(where + ", " if where else "") + f"{tok} {s}:{e}",
+                                    datasets=list(lazy)) from None
         out_np = {k: to_numpy(v) for k, v in out.items()}
+        check_finite(app, out_np, config, path=src.path, where=(where + ", " if where else "") + f"{tok} {s}:{e}",
+                     datasets=list(lazy))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - t0
@@ -224,6 +230,7 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
         raise name_input(err, src.path, where, list(lazy)) from None
     for name, v in fin.outputs.items():
         arr = to_numpy(v)
+        check_finite(app, {name: arr}, config, path=src.path, where=where, datasets=list(lazy))
         sink.put(name, arr, axes=app.output_axes(name, arr.ndim, arr.shape), index=index)
     seconds += time.perf_counter() - t0
     metrics = reduce_metrics(app, per_block, weights) if per_block else {}

@@ -5,6 +5,7 @@ day it is registered: the file-level cases (missing, empty, not HDF5, truncated)
 dataset, its absence, a dtype of a kind it does not accept, a rank no layout has, and a NaN.
 """
 import os
+import typing
 
 import h5py
 import numpy as np
@@ -216,3 +217,58 @@ def test_errors_of_the_app_name_file_and_dataset(name, where, good_files, tmp_pa
     lines = [ln for ln in r.output.strip().splitlines() if ln]
     assert len(lines) == 1 and str(good_files[name]) in lines[0], lines
     assert f"'{first}'" in lines[0] and "no signal" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_integer_options_parse_strictly(name, good_files, tmp_path):
+    """``1e400`` (overflow), ``1.5e0`` (not an integer) for an int option: exit 3 naming the option."""
+    from sensekit.app.base import config_fields, _field_type
+    app = get_app(name)
+    ints = [f.name for f in config_fields(app.Config) if _field_type(app.Config, f) in (int, typing.Optional[int])]
+    if not ints:
+        pytest.skip(f"{name} has no integer option")
+    for bad in ("1e400", "1.5e0", "2.5", "99999999999999999999999"):
+        r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), "--set", f"{ints[0]}={bad}",
+                                      "-o", str(tmp_path / "o.h5")])
+        assert r.exit_code == 3, (bad, r.output)
+        assert f"'{ints[0]}'" in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("seed", [str(2 ** 64), str(-2 ** 64), str(10 ** 40)])
+@pytest.mark.parametrize("name", APPS)
+def test_seed_beyond_64_bits_is_exit_3(name, seed, good_files, tmp_path):
+    r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), "--seed", seed,
+                                  "-o", str(tmp_path / "o.h5")])
+    assert r.exit_code == 3, r.output
+    assert "--seed" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("how", ["nan", "linalg"])
+@pytest.mark.parametrize("name", APPS)
+def test_non_finite_result_is_never_written(name, how, good_files, tmp_path, monkeypatch):
+    """A method whose result turns NaN (or whose factorisation fails) stops with exit 3, never NaNs with exit 0."""
+    from sensekit.app.base import RunOutput
+    app = get_app(name)
+    nan_out = {app.outputs[0].name: np.full((4, 4), np.nan, np.float32)}   # the result of a method gone wrong
+
+    def broken(*a, **kw):
+        if how == "linalg":
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return RunOutput(outputs=dict(nan_out), iterations=1) if app.stream_axis is None else (dict(nan_out), None)
+    monkeypatch.setattr(type(app), "run" if app.stream_axis is None else "run_block", broken)
+    fields = [f for f in __import__("sensekit.app.base", fromlist=["x"]).config_fields(app.Config)
+              if f.name not in ("method",) and isinstance(f.default, float) and not isinstance(f.default, bool)]
+    for sets in ([], ["--set", f"{fields[0].name}={fields[0].default * 0.5 + 1e-3}"] if fields else None):
+        if sets is None:
+            continue
+        out = tmp_path / "o.h5"
+        r = CliRunner().invoke(main, ["run", name, "--input", str(good_files[name]), *sets, "-o", str(out)])
+        assert r.exit_code == 3, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and not out.exists(), lines
+        if sets:
+            assert fields[0].name in lines[0], lines[0]     # the option that was set
+        else:
+            assert str(good_files[name]) in lines[0], lines[0]

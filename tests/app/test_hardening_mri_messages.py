@@ -38,3 +38,16 @@ def test_mri_recon_failures_name_file_and_dataset(case, dataset, good, tmp_path)
     assert r.exit_code == 3, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and str(p) in lines[0] and f"'{dataset}'" in lines[0], lines
+
+
+@pytest.mark.parametrize("method,option", [("cg-sense", "lam"), ("wavelet", "lam_w"), ("kt-slr", "lam_nuc")])
+def test_mri_recon_weights_near_the_float_range_are_exit_3(method, option, good, tmp_path):
+    """Measured before the fix: cg-sense/wavelet wrote NaN images with exit 0, kt-slr exit 1 (LinAlgError)."""
+    out = tmp_path / "o.h5"
+    r = CliRunner().invoke(main, ["run", "mri-recon", "--input", str(good), "--method", method,
+                                  "--set", f"{option}=1e308", "--set", "max_iter=3", "--set", "spin=1",
+                                  "-o", str(out), "--quiet"])
+    assert r.exit_code == 3, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and f"{option}=" in lines[0] and method in lines[0], lines
+    assert not out.exists()
