@@ -281,11 +281,12 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
             from .io.errors import ConfigError
             raise ConfigError(f"-o {out_dir}: exists and is not a folder")
         tasks = plan(app, inputs, out_dir, cfg, seed=seed, device=device, resume=resume, plot=plot_fmt)
+        created = not os.path.isdir(out_dir)
         os.makedirs(out_dir, exist_ok=True)
         bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
         from .app.batch import Interrupted
         try:
-            with _batch_lock(out_dir):
+            with _batch_lock(out_dir, created):
                 reports, signum = run_tasks(tasks, workers=workers, scheduler=scheduler, on_event=bar)
         except Interrupted as e:   # a signal in the last instant, after every file was accounted for
             bar.close()
@@ -303,31 +304,10 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
             sys.exit(code)
 
 
-@contextlib.contextmanager
-def _batch_lock(out_dir):
-    """One batch at a time per output folder (an advisory lock where the platform has one)."""
-    from .app.batch import WORK_DIR
-    from .io.errors import ConfigError
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    os.makedirs(os.path.join(out_dir, WORK_DIR), exist_ok=True)
-    path = os.path.join(out_dir, WORK_DIR, "lock")
-    fh = open(path, "w")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(f"-o {out_dir}: another batch is writing to this folder") from None
-        yield
-    finally:
-        fh.close()
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(os.path.join(out_dir, WORK_DIR))
+def _batch_lock(out_dir, created=False):
+    """One batch at a time per output folder, released only by its owner (see sensekit.app.batch.output_lock)."""
+    from .app.batch import output_lock
+    return output_lock(out_dir, created)
 
 
 @main.command("gallery")

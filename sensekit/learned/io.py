@@ -130,7 +130,13 @@ def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "c
     if not os.path.isfile(pt):
         raise FileNotFoundError(f"model weights {pt} not found")
     cls = model_class(card["model"], source=pt)
-    blob = torch.load(pt, map_location=map_location, weights_only=True)
+    try:
+        blob = torch.load(pt, map_location=map_location, weights_only=True)
+    except Exception as e:   # a pickle asking for code (refused by weights_only), a truncated or foreign file
+        why = "refused: it holds objects other than tensors (code would run on loading)" \
+            if "weights only" in str(e).lower() or "weightsunpickler" in str(e).lower() else \
+            f"not a torch weights file ({type(e).__name__})"
+        raise ValueError(f"{pt}: {why}") from None
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise ValueError(f"{pt}: not a sensekit model file (no state_dict)")
     if not isinstance(card["config"], dict):
