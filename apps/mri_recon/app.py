@@ -21,7 +21,9 @@ from .model import forward_model, zero_unobserved
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    method: str = option("ls", "reconstruction method", choices=tuple(methods.METHODS))
+    method: str = option("auto", "reconstruction method; auto = " + methods.AUTO["dynamic"] + " for a dynamic "
+                                 "series (T >= 2), " + methods.AUTO["static"] + " for a static image (T = 1)",
+                         choices=tuple(methods.METHODS))
     max_iter: Optional[int] = option(None, "maximum number of iterations; " + params.defaults_help("max_iter"),
                                      min=1)
     tol: float = option(1e-4, "stop when the relative change of the iterate (or the CG residual for "
@@ -191,10 +193,11 @@ class MRIRecon(App):
     # ------------------------------------------------------------------ work
     def expected_iterations(self, cfg) -> int:
         """The iteration bound of the configured method (for progress bars; rim: its model's steps)."""
-        if cfg.method == "rim":
+        method = methods.resolve(cfg.method, 2)   # auto: the dynamic default's (the static one resizes the bar)
+        if method == "rim":
             from .rim import load_rim
             return int(load_rim(cfg.rim_model, torch.device("cpu")).steps)
-        return int(params.value(cfg, cfg.method, "max_iter"))
+        return int(params.value(cfg, method, "max_iter"))
 
     def maps_for(self, inputs, cfg):
         if "sens_maps" in inputs:
@@ -218,7 +221,8 @@ class MRIRecon(App):
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
         x = zero_unobserved(x, maps)
         return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
-                         info={"maps": maps, "scale": scale, **{k: v for k, v in info.items() if k == "stop_reason"}})
+                         info={"maps": maps, "scale": scale, "method": methods.resolve(config.method, k.shape[0]),
+                               **{k: v for k, v in info.items() if k == "stop_reason"}})
 
     def score(self, outputs, inputs):
         if "image_ref" not in inputs:

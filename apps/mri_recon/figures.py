@@ -7,6 +7,7 @@ import torch
 from sensekit.metrics import image_series_scores
 from sensekit.plot import pyplot, save, show, to_image
 
+from .methods import resolve
 from .model import forward_model
 
 
@@ -18,8 +19,9 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
     zf = forward_model(maps, inputs["mask"], k.shape[0]).H(k)
     ref = inputs.get("image_ref")
     T = recon.shape[0]
+    method = resolve(config.method, T)
     frames = sorted(set([0, T // 2, T - 1]))[:3]
-    rows = [("zero-filled", zf), (f"{config.method}", recon)]
+    rows = [("zero-filled", zf), (method, recon)]
     if ref is not None:
         rows = [("reference", ref)] + rows
     vmax = float(to_image(ref if ref is not None else recon).max())
@@ -44,9 +46,9 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
         err = np.abs(to_image(recon) - to_image(ref))
         emax = float(err_zf.max()) * 0.5 or 1.0
         for c, t in enumerate(frames):
-            show(axes[-1, c], err[t], f"|{config.method} − ref| t={t}", vmax=emax, cmap="inferno")
+            show(axes[-1, c], err[t], f"|{method} − ref| t={t}", vmax=emax, cmap="inferno")
         axes[-1, -1].imshow(err[:, :, col_y].T, cmap="inferno", aspect="auto", vmin=0, vmax=emax)
         axes[-1, -1].set_title("error y-t profile", fontsize=9)
         axes[-1, -1].set_yticks([])
-    fig.suptitle(f"mri-recon · {config.method}", fontsize=11)
+    fig.suptitle(f"mri-recon · {method}", fontsize=11)
     save(fig, path, fmt)

@@ -14,6 +14,10 @@ class ProgressBar:
         self.enabled = (hasattr(self.stream, "isatty") and self.stream.isatty()) if enabled is None else enabled
         self._last = 0.0
 
+    def set_total(self, total: int) -> None:
+        """Resize the bar once the real bound is known (e.g. a method chosen per input)."""
+        self.total = max(1, int(total))
+
     def __call__(self, info, state=None):
         if not self.enabled:
             return
