@@ -14,8 +14,8 @@ class SampleResult:
 
     ``stop_reason`` and ``history`` (a summary, see :func:`~sensekit.app.reduce.history_summary`) come
     from the app's ``RunOutput.info``, and so does ``method``: the method that actually ran when the
-    configured one chooses per input (e.g. mri-recon's ``auto``), else empty.  ``part`` is set for a streamed sample whose outputs live in a
-    file (the batch part file) instead of ``outputs``.
+    configured one chooses per input (e.g. mri-recon's ``auto``), else empty.  ``part`` is set for a
+    streamed sample whose outputs live in a file (the batch part file) instead of ``outputs``.
     """
 
     outputs: dict
