@@ -110,7 +110,10 @@ class MRIRecon(App):
                     "coil sensitivities; estimated from the data when absent"),
         DatasetSpec("image_ref", ("T,Y,X",), ("complex", "float"), False, "reference images for metrics"),
     )
-    outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),)
+    outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),
+               DatasetSpec("sens_maps_estimated", ("C,Y,X",), ("complex",), False,
+                           "coil sensitivities estimated from the data (complex64; only when the input has no "
+                           "sens_maps; coil_method and calib say how)"))
 
     # ------------------------------------------------------------------ data
     def simulate(self, sim: SimConfig, generator):
@@ -199,9 +202,12 @@ class MRIRecon(App):
             return int(load_rim(cfg.rim_model, torch.device("cpu")).steps)
         return int(params.value(cfg, method, "max_iter"))
 
-    def maps_for(self, inputs, cfg):
+    def maps_for(self, inputs, cfg, outputs=None):
+        """The coil maps of a run: the input's, else those the run saved in ``outputs``, else estimated now."""
         if "sens_maps" in inputs:
             return inputs["sens_maps"].to(torch.complex64)
+        if outputs is not None and "sens_maps_estimated" in outputs:
+            return torch.as_tensor(outputs["sens_maps_estimated"]).to(torch.complex64)
         k = inputs["kspace"].to(torch.complex64)
         if cfg.coil_method == "espirit":
             return calib.espirit_maps(k, inputs["mask"], calib=cfg.calib, kernel=cfg.espirit_kernel,
@@ -220,7 +226,10 @@ class MRIRecon(App):
         fn = methods.METHODS[config.method][0]
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
         x = zero_unobserved(x, maps)
-        return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
+        outputs = {"recon": (x * scale).to(torch.complex64)}
+        if "sens_maps" not in inputs:   # what the run estimated, saved for the user (and for --plot)
+            outputs["sens_maps_estimated"] = maps.to(torch.complex64)
+        return RunOutput(outputs=outputs, iterations=iters,
                          info={"maps": maps, "scale": scale, "method": methods.resolve(config.method, k.shape[0]),
                                **{k: v for k, v in info.items() if k == "stop_reason"}})
 
