@@ -202,14 +202,17 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
             click.echo("warning: result not saved: add -o OUT.h5", err=True)
         _set_threads(threads)
 
+        status = ProgressBar(1, app.name, enabled=False if quiet else None)   # setup phases before the bar
+
         def progress(i, n):
+            status.clear()
             if quiet:
                 return []
             # an app whose max_iter defaults per method (None) tells the real bound itself
             total = app.expected_iterations(cfg) if hasattr(app, "expected_iterations") else \
                 (getattr(cfg, "max_iter", None) or 100)
             label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "")
-            return [ProgressBar(total, label)]
+            return [ProgressBar(total, label, t0=status.t0)]
 
         if app.stream_axis is not None and input_path is not None:
             # a streamed app reads and writes its file block by block (memory does not grow with its length)
@@ -226,8 +229,12 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
             finally:
                 bar.close()
         else:
-            res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
-                          callbacks_factory=progress)
+            status.phase("loading input" if input_path else "simulating input")
+            try:
+                res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
+                              callbacks_factory=progress)
+            finally:
+                status.clear()
             if plot_path:
                 write_figure(app, res, plot_path, cfg)
             if output_path:

@@ -215,15 +215,20 @@ class MRIRecon(App):
         return calib.lowres_maps(k, inputs["mask"], calib=cfg.calib)
 
     def run(self, inputs, config, *, generator, callbacks=()):
+        from sensekit.app.progress import phase
         k = inputs["kspace"].to(torch.complex64)
         mask = inputs["mask"]
+        if "sens_maps" not in inputs:
+            phase(callbacks, f"coil maps ({config.coil_method})")
         maps = self.maps_for(inputs, config)
+        phase(callbacks, "model")
         E = forward_model(maps, mask, k.shape[0])
         # scale-aware: normalise so that the zero-filled image has unit peak magnitude
         scale = float(E.H(k).abs().max())
         if scale == 0:
             raise InputError("k-space is zero at every sampled location")
         fn = methods.METHODS[config.method][0]
+        phase(callbacks, methods.resolve(config.method, k.shape[0]))
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
         x = zero_unobserved(x, maps)
         outputs = {"recon": (x * scale).to(torch.complex64)}
