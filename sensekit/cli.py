@@ -198,14 +198,22 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
         app = get_app(app_name)
         cfg = _build_config(app, config_file, sets, method)
         check_paths(input_path, output_path, plot_path)
-        if input_path is not None and output_path is None:   # said before the work, not after it
-            click.echo("warning: result not saved: add -o OUT.h5", err=True)
+        if plot_path:   # a bad figure name fails before the work, not after it
+            from .app.runner import figure_format
+            figure_format(plot_path)
+        unsaved = input_path is not None and output_path is None
+
+        def warn_unsaved():   # once the input is read and checked, before any work (never on a bad input)
+            if unsaved:
+                click.echo("warning: result not saved: add -o OUT.h5", err=True)
         _set_threads(threads)
 
         status = ProgressBar(1, app.name, enabled=False if quiet else None)   # setup phases before the bar
 
         def progress(i, n):
             status.clear()
+            if i == 0:
+                warn_unsaved()
             if quiet:
                 return []
             # an app whose max_iter defaults per method (None) tells the real bound itself
@@ -223,6 +231,12 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
                 bar.label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "") + f" {app.stream_axis}"
                 bar({"iter": stop})
 
+            from .app.runner import device_of
+            device_of(device)
+            if not os.path.exists(input_path):
+                from .io.errors import InputError
+                raise InputError(f"{input_path}: file not found")
+            warn_unsaved()
             try:
                 res = run_stream(app, input_path=input_path, config=cfg, output_path=output_path,
                                  plot_path=plot_path, device=device, seed=seed, on_block=on_block)
