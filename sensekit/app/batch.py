@@ -460,7 +460,7 @@ def write_part(app, path: str, res, index: int) -> None:
     from ..io.hdf5 import write_h5
     from .runner import output_datasets
     groups = {"sample": {"index": index, "iterations": res.iterations, "seconds": res.seconds, "done": True,
-                         "stop_reason": res.stop_reason,
+                         "stop_reason": res.stop_reason, "method": res.method,
                          "history_summary": json.dumps(res.history, sort_keys=True) if res.history else ""},
               "metrics": res.metrics}
     write_h5(path, output_datasets(app, res.outputs, False), groups=groups)
@@ -491,7 +491,8 @@ def read_part(path: str):
         hist = s.get("history_summary") or ""
         return SampleResult(outputs=outputs, metrics=metrics, iterations=int(s["iterations"]),
                             seconds=float(s["seconds"]), stop_reason=str(s.get("stop_reason", "") or ""),
-                            history=json.loads(hist) if hist else None, part=path if streamed else None)
+                            history=json.loads(hist) if hist else None, part=path if streamed else None,
+                            method=str(s.get("method", "") or ""))
 
 
 def remove_stale_temporaries(task: FileTask) -> list:
@@ -661,6 +662,48 @@ def summary_table(reports: list[FileReport]) -> str:
     tail = ", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("done", "skipped", "failed"))
     lines.append(f"{tail} (of {len(reports)} files)")
     return "\n".join(line.rstrip() for line in lines)
+
+
+SUMMARY_FIELDS = ("file", "status", "reason", "seconds", "samples", "output")
+
+
+def summary_rows(reports: list[FileReport]) -> list[dict]:
+    """One plain dict per file (in input order): file, status, reason, seconds, samples, output, metrics."""
+    rows = []
+    for r in sorted(reports, key=lambda r: r.index):
+        rows.append({"file": r.name, "status": r.status, "reason": r.reason, "seconds": round(float(r.seconds), 4),
+                     "samples": r.samples, "output": r.output if r.status == "done" or os.path.exists(r.output)
+                     else "", "metrics": {k: float(v) for k, v in r.metrics.items()}})
+    return rows
+
+
+def write_summary(reports: list[FileReport], out_dir: str, *, app: str = "") -> tuple[str, str]:
+    """``OUT_DIR/summary.json`` and ``summary.csv`` (atomically): one record / row per input file.
+
+    The JSON holds ``{"app", "counts": {status: n}, "files": [row, ...]}`` with each row's metrics as a
+    table; the CSV has the columns :data:`SUMMARY_FIELDS` then one ``metric:NAME`` column per metric
+    seen in any file (empty where a file has none).  Returns the two paths.
+    """
+    import csv
+    from ..io.hdf5 import atomic_path
+    rows = summary_rows(reports)
+    counts = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    jpath, cpath = os.path.join(out_dir, "summary.json"), os.path.join(out_dir, "summary.csv")
+    with atomic_path(jpath) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump({"app": app, "counts": counts, "files": rows}, fh, indent=1, default=str)
+            fh.write("\n")
+    names = sorted({k for r in rows for k in r["metrics"]})
+    with atomic_path(cpath) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*SUMMARY_FIELDS, *(f"metric:{k}" for k in names)])
+            for r in rows:
+                w.writerow([("" if r[k] is None else r[k]) for k in SUMMARY_FIELDS]
+                           + [repr(r["metrics"][k]) if k in r["metrics"] else "" for k in names])
+    return jpath, cpath
 
 
 def task_token(tasks: list[FileTask]) -> str:

@@ -191,7 +191,8 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
     return SampleResult(outputs=out_np, metrics={k: scalar(v) for k, v in metrics.items()},
                         iterations=int(res.iterations), seconds=secs,
                         stop_reason=str(info.get("stop_reason", "") or ""),
-                        history=history_summary(info.get("history"), res.iterations))
+                        history=history_summary(info.get("history"), res.iterations),
+                        method=str(info.get("method", "") or ""))
 
 
 def run_samples(app: App, samples: list, config, *, device: torch.device, seed: int = 0,
@@ -245,6 +246,10 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
                label: str) -> dict:
     """The ``provenance`` attributes of an output file (CONTRACTS.md), with per-sample stop reasons and histories.
 
+    ``method`` is the method that ran: when the app reports one per sample (``info["method"]``, e.g.
+    mri-recon's ``auto`` default), that one (a JSON list of one per sample if they differ); the
+    ``options`` JSON keeps the configured value.
+
     ``stop_reason`` is the sample's reason (a string) in a file without ``N``, a JSON list of one
     reason per sample with ``N``; ``history_summary`` likewise a JSON object or a JSON list of
     objects (see :func:`~sensekit.app.reduce.history_summary`).  Both are present only when the
@@ -262,6 +267,9 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
         "input": label,
         "seed": int(seed),
     }
+    if any(r.method for r in results):   # the configured method chose per input (options keep what was asked)
+        chosen = sorted({r.method for r in results if r.method})
+        prov["method"] = chosen[0] if len(chosen) == 1 else dumps([r.method for r in results])
     if any(r.stop_reason for r in results):
         reasons = [r.stop_reason for r in results]
         prov["stop_reason"] = dumps(reasons) if has_n else reasons[0]

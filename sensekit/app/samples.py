@@ -14,8 +14,9 @@ class SampleResult:
     """The outcome of one sample: outputs as numpy arrays, its metrics, iterations and compute seconds.
 
     ``stop_reason`` and ``history`` (a summary, see :func:`~sensekit.app.reduce.history_summary`) come
-    from the app's ``RunOutput.info``.  ``part`` is set for a streamed sample whose outputs live in a
-    file (the batch part file) instead of ``outputs``.
+    from the app's ``RunOutput.info``, and so does ``method``: the method that actually ran when the
+    configured one chooses per input (e.g. mri-recon's ``auto``), else empty.  ``part`` is set for a
+    streamed sample whose outputs live in a file (the batch part file) instead of ``outputs``.
     """
 
     outputs: dict
@@ -25,6 +26,7 @@ class SampleResult:
     stop_reason: str = ""
     history: dict | None = None
     part: str | None = None
+    method: str = ""
 
 
 def _one_line(e: BaseException) -> str:
