@@ -185,7 +185,7 @@ class GainPGD:
             z = (ops["AB"].T @ yv) / (m * p)                          # back-projection ξ₀
             if ops["C"] is not None:
                 v = ops["v"]
-                e = v * (m / float(v @ v))                            # least-norm e with 1ᵀCe = m (C e = 1 if 1 ∈ span C)
+                e = v * (m / float(v @ v))          # least-norm e with 1ᵀCe = m (C e = 1 if 1 ∈ span C)
             else:
                 e = torch.ones(m, dtype=yv.dtype, device=yv.device)   # γ₀ = 1
         nz2 = float(z @ z)
@@ -306,7 +306,8 @@ class _Linearised:
         ny = torch.linalg.vector_norm(self.y, dim=0)                 # (m,) energy of each sensor
         if bool((ny == 0).any()):
             i = int(torch.nonzero(ny == 0)[0])
-            raise ValueError(f"sensor {i} measures 0 in every snapshot (a zero gain?): its inverse gain is undetermined")
+            raise ValueError(f"sensor {i} measures 0 in every snapshot (a zero gain?): "
+                             "its inverse gain is undetermined")
         self.cs = 1.0 / ny
         na = torch.linalg.vector_norm(A2, dim=0)
         self.cx = 1.0 / na.clamp_min(float(na.max()) * 1e-12)
