@@ -28,7 +28,7 @@ torch.set_num_threads(1)
 if quick:
     n, ms, ps, trials, max_iter = 32, [4, 8, 16], [1, 2, 3, 4, 6, 8, 12, 16], 2, 1500
 else:
-    n, ms, ps, trials, max_iter = 64, [4, 8, 16, 32, 64], [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32], 8, 3000
+    n, ms, ps, trials, max_iter = 64, [8, 16, 32, 64], [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20], 5, 2000
 
 
 def success(method, inst):
