@@ -128,7 +128,7 @@ class PGDState:
     x: tuple                 # (signal (n), gains (m)): what the driver's rel_change sees
     mu_x: float
     mu_g: float
-    obj: float = float("nan")
+    r_prev: torch.Tensor | None = None   # the residual at the previous iterate (computed by the step anyway)
 
 
 class GainPGD:
@@ -199,10 +199,9 @@ class GainPGD:
         m, p = ops["m"], ops["p"]
         d = ops["C"] @ e if ops["C"] is not None else e
         u = ops["AB"] @ z                                             # A_l ξ, all l: (pm,)
-        dd = d.repeat(p)
-        r = dd * u - yv
-        gz = (ops["AB"].T @ (dd * r)) / (m * p)
-        gd = (u * r).reshape(p, m).sum(0) / (m * p)
+        r = (d * u.view(p, m)).reshape(-1) - yv
+        gz = (ops["AB"].T @ (d * r.view(p, m)).reshape(-1)) / (m * p)
+        gd = (u * r).view(p, m).sum(0) / (m * p)
         if ops["C"] is not None:
             ge = ops["C"].T @ gd
             v = ops["v"]
@@ -233,7 +232,7 @@ class GainPGD:
             else:
                 e = s.e
         x, d = self._full(ops, z, e)
-        return PGDState(z=z, e=e, x=(x, d), mu_x=s.mu_x, mu_g=s.mu_g)
+        return PGDState(z=z, e=e, x=(x, d), mu_x=s.mu_x, mu_g=s.mu_g, r_prev=r)
 
     def _exact_step(self, ops, s, u, r, dz, de):
         """argmin_t f(z − t dz, e − t de): r(t) = r − t (Δd·u + d·Δu) + t² Δd·Δu, a quartic in t."""
@@ -241,8 +240,9 @@ class GainPGD:
         d = ops["C"] @ s.e if ops["C"] is not None else s.e
         ddel = ops["C"] @ de if ops["C"] is not None else de
         du = ops["AB"] @ dz
-        b = ddel.repeat(p) * u + d.repeat(p) * du
-        c = ddel.repeat(p) * du
+        m = d.shape[0]
+        b = (ddel * u.view(p, m) + d * du.view(p, m)).reshape(-1)
+        c = (ddel * du.view(p, m)).reshape(-1)
         # f(t) ∝ ‖r − t b + t² c‖²; f'(t)/2 = 2⟨c,c⟩t³ − 3⟨b,c⟩t² + (⟨b,b⟩ + 2⟨r,c⟩)t − ⟨r,b⟩
         cc, bc, bb, rc, rb = (float(v) for v in torch.stack([c @ c, b @ c, b @ b, r @ c, r @ b]))
         import numpy as np
@@ -254,11 +254,11 @@ class GainPGD:
         return cands[int(np.argmin(f))]
 
     def measure(self, problem, state, prev):
-        ops = self._ops(problem)
-        x, d = state.x
-        yv = problem.y.reshape(-1).to(x)
-        r = d.repeat(ops["p"]) * (problem.A.reshape(yv.shape[0], -1) @ x) - yv
-        return {"residual": float(torch.linalg.vector_norm(r) / torch.linalg.vector_norm(yv))}
+        """``residual`` = ‖diag(γ) A ξ − y‖ / ‖y‖ at the previous iterate (the step's own residual: no extra pass)."""
+        if state.r_prev is None:
+            return {}
+        yv = problem.y.reshape(-1)
+        return {"residual": float(torch.linalg.vector_norm(state.r_prev) / torch.linalg.vector_norm(yv))}
 
     def objective(self, problem, state):
         x, d = state.x
