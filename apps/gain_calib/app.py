@@ -24,7 +24,7 @@ RANK_CHECK_FLOPS = 4e9
 class Config:
     method: str = option("pgd", "calibration method: " + "; ".join(f"{k}: {v}" for k, v in bl.METHODS.items()),
                          choices=tuple(bl.METHODS))
-    mu: float = option(1.0, "pgd: step constant mu (signal step mu/(1+sqrt(n/(mp)))^2, gain step that times "
+    mu: float = option(0.7, "pgd: step constant mu (signal step mu/(1+sqrt(n/(mp)))^2, gain step that times "
                             "m/||x0||^2)", min=1e-6, max=10.0)
     rho: float = option(0.99, "pgd: gain set ||d - 1||_inf <= rho (with mean(d) = 1; rho < 1 keeps gains positive)",
                         min=1e-6, max=0.999999)
