@@ -26,7 +26,7 @@ from sensekit.solvers import bilinear as bl
 quick = os.environ.get("SENSEKIT_GALLERY_QUICK") == "1"
 torch.set_num_threads(1)
 if quick:
-    n, ms, ps, trials, max_iter = 32, [4, 8, 16], [1, 2, 3, 4, 6, 8, 12, 16], 2, 1500
+    n, ms, ps, trials, max_iter = 32, [8, 16], [1, 2, 3, 4, 6, 8, 12], 2, 1500
 else:
     n, ms, ps, trials, max_iter = 64, [8, 16, 32, 64], [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20], 5, 2000
 
