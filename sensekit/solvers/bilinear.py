@@ -5,7 +5,10 @@ Model (the gain-calib contract): for snapshot ``l = 1..p`` and sensor ``i = 1..m
     y[l, i] = d[i] · ⟨a[l, i], x⟩ (+ noise),      A: (p, m, n), y: (p, m), d > 0 (m), x (n)
 
 with a scale ambiguity ``(d, x) → (d / c, c x)`` that every solver here removes by returning
-``mean(d) = 1``.  Optional subspace priors: ``x = B z`` (``signal_basis`` B, n × k) and ``d = C e``
+``mean(d) = 1``.  Complex data (complex sensing, gains and signal) are accepted by every solver: the
+gradients are then Wirtinger gradients, the pgd gain set is ``{mean(γ) = 1, |γ_i − 1| ≤ ρ}`` (projection
+by Dykstra's algorithm), the lsq/spectral scale is fixed by the complex mean of ``1/s``.
+Optional subspace priors: ``x = B z`` (``signal_basis`` B, n × k) and ``d = C e``
 (``gain_basis`` C, m × h); the bases need not be orthonormal (they are orthonormalised here).
 
 Solvers
@@ -72,6 +75,8 @@ class GainCalProblem:
     def __post_init__(self):
         if self.A.ndim != 3 or self.y.shape != self.A.shape[:2]:
             raise ValueError(f"expected A (p, m, n) and y (p, m); got {tuple(self.A.shape)}, {tuple(self.y.shape)}")
+        dt = torch.promote_types(self.A.dtype, self.y.dtype)          # complex gains: everything complex
+        self.A, self.y = self.A.to(dt), self.y.to(dt)
 
     @property
     def shape(self):
@@ -96,10 +101,20 @@ def normalise(d: torch.Tensor, x: torch.Tensor):
     return d / c, x * c
 
 
+def _hi(t: torch.Tensor) -> torch.Tensor:
+    """float64 / complex128 (keeps complex values complex)."""
+    return t.to(torch.complex128) if t.is_complex() else t.double()
+
+
+def _rdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Re⟨a, b⟩ (conjugating a), real and complex alike."""
+    return torch.vdot(a, b).real if a.is_complex() or b.is_complex() else a @ b
+
+
 def rel_errors(d, x, d_ref, x_ref) -> dict:
     """Relative errors of gains and signal after the mean(gains) = 1 normalisation of both pairs."""
-    d, x = normalise(d.double(), x.double())
-    d_ref, x_ref = normalise(d_ref.double(), x_ref.double())
+    d, x = normalise(_hi(d), _hi(x))
+    d_ref, x_ref = normalise(_hi(d_ref), _hi(x_ref))
     return {"rel_err_gains": float(torch.linalg.vector_norm(d - d_ref) / torch.linalg.vector_norm(d_ref)),
             "rel_err_signal": float(torch.linalg.vector_norm(x - x_ref) / torch.linalg.vector_norm(x_ref))}
 
@@ -121,6 +136,26 @@ def project_box_mean(v: torch.Tensor, rho: float, total: float | None = None, it
         else:
             hi = t
     return (v - 0.5 * (lo + hi)).clamp(lo_b, hi_b)
+
+
+def project_disc_mean(v: torch.Tensor, rho: float, iters: int = 200, tol: float = 1e-13) -> torch.Tensor:
+    """Projection of complex ``v`` onto ``{mean(γ) = 1, |γ_i − 1| ≤ ρ}`` by Dykstra's alternating projections
+    (the hyperplane and the product of discs; converges to the Euclidean projection onto the intersection)."""
+    x, pa, pb = v.clone(), torch.zeros_like(v), torch.zeros_like(v)
+    for _ in range(iters):
+        yv = x + pa
+        y = yv - (yv.mean() - 1)                                      # hyperplane mean = 1
+        pa = yv - y
+        zv = y + pb
+        dev = zv - 1
+        mag = dev.abs()
+        z = 1 + dev * torch.where(mag > rho, rho / mag.clamp_min(1e-300), torch.ones_like(mag))
+        pb = zv - z
+        if float(torch.linalg.vector_norm(z - x)) <= tol * float(torch.linalg.vector_norm(z)):
+            x = z
+            break
+        x = z
+    return x - (x.mean() - 1)
 
 
 # ------------------------------------------------------------------------------------------------ pgd
@@ -166,7 +201,7 @@ class GainPGD:
         B = orthobasis(pr.signal_basis.to(A2)) if pr.signal_basis is not None else None
         AB = A2 @ B if B is not None else A2                         # (pm, k): the signal prior reduces the work
         C = orthobasis(pr.gain_basis.to(A2)) if pr.gain_basis is not None else None
-        v = C.T @ torch.ones(m, dtype=A2.dtype, device=A2.device) if C is not None else None
+        v = C.mH @ torch.ones(m, dtype=A2.dtype, device=A2.device) if C is not None else None
         ops = {"AB": AB, "B": B, "C": C, "v": v, "p": p, "m": m}
         self._cache = (pr, ops)
         return ops
@@ -182,16 +217,16 @@ class GainPGD:
         yv = problem.y.reshape(-1).to(ops["AB"])
         if x0 is not None:
             xs, ds = x0
-            z = ops["B"].T @ xs if ops["B"] is not None else xs.clone()
-            e = ops["C"].T @ ds if ops["C"] is not None else ds.clone()
+            z = ops["B"].mH @ xs if ops["B"] is not None else xs.clone()
+            e = ops["C"].mH @ ds if ops["C"] is not None else ds.clone()
         else:
-            z = (ops["AB"].T @ yv) / (m * p)                          # back-projection ξ₀
+            z = (ops["AB"].mH @ yv) / (m * p)                         # back-projection ξ₀
             if ops["C"] is not None:
                 v = ops["v"]
-                e = v * (m / float(v @ v))          # least-norm e with 1ᵀCe = m (C e = 1 if 1 ∈ span C)
+                e = v * (m / float(_rdot(v, v)))          # least-norm e with 1ᵀCe = m (C e = 1 if 1 ∈ span C)
             else:
                 e = torch.ones(m, dtype=yv.dtype, device=yv.device)   # γ₀ = 1
-        nz2 = float(z @ z)
+        nz2 = float(_rdot(z, z))
         if nz2 == 0:
             raise ValueError("the back-projection of the measurements is zero: nothing to calibrate")
         x, d = self._full(ops, z, e)
@@ -203,12 +238,12 @@ class GainPGD:
         d = ops["C"] @ e if ops["C"] is not None else e
         u = ops["AB"] @ z                                             # A_l ξ, all l: (pm,)
         r = (d * u.view(p, m)).reshape(-1) - yv
-        gz = (ops["AB"].T @ (d * r.view(p, m)).reshape(-1)) / (m * p)
-        gd = (u * r).view(p, m).sum(0) / (m * p)
+        gz = (ops["AB"].mH @ (d.conj() * r.view(p, m)).reshape(-1)) / (m * p)
+        gd = (u.conj() * r).view(p, m).sum(0) / (m * p)              # (Wirtinger gradients when complex)
         if ops["C"] is not None:
-            ge = ops["C"].T @ gd
+            ge = ops["C"].mH @ gd
             v = ops["v"]
-            ge = ge - v * (float(v @ ge) / float(v @ v))              # keep 1ᵀCe fixed
+            ge = ge - v * (torch.vdot(v, ge) / torch.vdot(v, v))      # keep 1ᵀCe fixed
         else:
             ge = gd - gd.mean()                                       # P_{1⊥}
         return gz, ge, u, r
@@ -225,7 +260,7 @@ class GainPGD:
         e = s.e - t * de
         if ops["C"] is None:
             if float((e - 1).abs().max()) > self.rho:
-                e = project_box_mean(e, self.rho)
+                e = project_disc_mean(e, self.rho) if e.is_complex() else project_box_mean(e, self.rho)
         else:
             for _ in range(60):                                       # halve the gain step to stay in the box
                 if float((ops["C"] @ e - 1).abs().max()) <= self.rho:
@@ -247,7 +282,8 @@ class GainPGD:
         b = (ddel * u.view(p, m) + d * du.view(p, m)).reshape(-1)
         c = (ddel * du.view(p, m)).reshape(-1)
         # f(t) ∝ ‖r − t b + t² c‖²; f'(t)/2 = 2⟨c,c⟩t³ − 3⟨b,c⟩t² + (⟨b,b⟩ + 2⟨r,c⟩)t − ⟨r,b⟩
-        cc, bc, bb, rc, rb = (float(v) for v in torch.stack([c @ c, b @ c, b @ b, r @ c, r @ b]))
+        cc, bc, bb, rc, rb = (float(v) for v in torch.stack([_rdot(c, c), _rdot(b, c), _rdot(b, b), _rdot(r, c),
+                                                             _rdot(r, b)]))
         import numpy as np
         roots = np.roots([2 * cc, -3 * bc, bb + 2 * rc, -rb]) if cc > 0 else np.roots([-3 * bc, bb + 2 * rc, -rb])
         cands = [float(z.real) for z in np.atleast_1d(roots) if abs(z.imag) < 1e-12 * max(1.0, abs(z)) and z.real > 0]
@@ -266,7 +302,7 @@ class GainPGD:
     def objective(self, problem, state):
         x, d = state.x
         r = problem.forward(d, x) - problem.y
-        return 0.5 * float((r * r).sum()) / r.numel()
+        return 0.5 * float((r.abs() ** 2).sum()) / r.numel()
 
 
 def gain_pgd(problem: GainCalProblem, *, mu: float = 0.7, rho: float = 0.99, accel: str = "none",
@@ -326,7 +362,7 @@ class _Linearised:
 
     def adj(self, r):
         R = r.reshape(self.p, self.m)
-        return torch.cat([(self.ys * R).sum(0), -self.cx * (self.A2.T @ r)])
+        return torch.cat([(self.ys.conj() * R).sum(0), -self.cx * (self.A2.mH @ r)])
 
     def unscale(self, z):
         s = z[:self.m] * self.cs
@@ -337,7 +373,14 @@ class _Linearised:
 
 
 def _finish(s, x, info):
-    """``d = 1/s`` (s made positive), rescaled to mean(d) = 1, and the signal with it."""
+    """``d = 1/s`` (s made positive; complex: nonzero), rescaled to mean(d) = 1, and the signal with it."""
+    if s.is_complex():
+        bad = int((s == 0).sum())
+        info["zero_inverse_gains"] = bad
+        if bad:
+            s = torch.where(s == 0, torch.full_like(s, 1e-6 * float(s.abs().max())), s)
+        d, x = normalise(1.0 / s, x)
+        return d, x, info
     if float(s.sum()) < 0:
         s, x = -s, -x
     bad = int((s <= 0).sum())
@@ -355,17 +398,17 @@ def _cgls(fwd, adj, b, dim, *, max_iter, tol, dtype, device, callbacks=()):
     r = b.clone()
     s = adj(r)
     p = s.clone()
-    gamma = float(s @ s)
+    gamma = float(_rdot(s, s))
     g0 = math.sqrt(gamma)
     it = 0
     hist = []
     while it < max_iter and math.sqrt(gamma) > tol * g0:
         q = fwd(p)
-        alpha = gamma / float(q @ q)
+        alpha = gamma / float(_rdot(q, q))
         z = z + alpha * p
         r = r - alpha * q
         s = adj(r)
-        gnew = float(s @ s)
+        gnew = float(_rdot(s, s))
         p = s + (gnew / gamma) * p
         gamma = gnew
         it += 1
@@ -412,17 +455,19 @@ def _lanczos_smallest(op, dim, *, max_iter, tol, dtype, device, generator=None):
     g = torch.Generator(device="cpu")
     g.manual_seed(12345)
     q = torch.randn(dim, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+    if q.is_complex():
+        q = q + 1j * torch.randn(dim, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
     q = q / torch.linalg.vector_norm(q)
     Q = [q]
     alphas, betas = [], []
     theta, vec, it = None, None, 0
     for it in range(1, max_iter + 1):
         w = op(Q[-1])
-        a = float(w @ Q[-1])
+        a = float(_rdot(Q[-1], w))
         alphas.append(a)
         Qm = torch.stack(Q, 1)
-        w = w - Qm @ (Qm.T @ w)
-        w = w - Qm @ (Qm.T @ w)                                     # twice is enough
+        w = w - Qm @ (Qm.mH @ w)
+        w = w - Qm @ (Qm.mH @ w)                                     # twice is enough
         b = float(torch.linalg.vector_norm(w))
         T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if len(betas):
