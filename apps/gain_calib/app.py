@@ -49,6 +49,9 @@ class SimConfig:
                           choices=("gaussian", "bernoulli"))
     signal_dim: int = option(0, "signal subspace dimension k (0: no signal_basis)", min=0)
     gain_dim: int = option(0, "gain subspace dimension h of low-frequency cosines (0: no gain_basis)", min=0)
+    complex_gains: bool = option(False, "complex gains (magnitudes as for rho, phases uniform in +-phase), with "
+                                        "complex sensing and signal")
+    phase: float = option(0.3, "complex_gains: phase spread of the gains in radians", min=0.0, max=3.14159)
 
 
 class GainCalib(App):
@@ -62,16 +65,19 @@ class GainCalib(App):
     quick_sim = {"n": 32, "m": 8, "p": 12}
     quick_options = {"max_iter": 2000}
     inputs = (
-        DatasetSpec("sensing", ("P,M,S",), ("float",), True, "sensing vectors a[l, i] (p, m, n)"),
-        DatasetSpec("measurements", ("P,M",), ("float",), True, "y[l, i] = d[i] <a[l, i], x> + noise (p, m)"),
-        DatasetSpec("gain_basis", ("M,H",), ("float",), False, "subspace prior d = C e (m, h)"),
-        DatasetSpec("signal_basis", ("S,K",), ("float",), False, "subspace prior x = B z (n, k)"),
-        DatasetSpec("gains_ref", ("M",), ("float",), False, "true gains (compared after mean = 1)"),
-        DatasetSpec("signal_ref", ("S",), ("float",), False, "true signal (compared after the same scaling)"),
+        DatasetSpec("sensing", ("P,M,S",), ("float", "complex"), True,
+                    "sensing vectors a[l, i] (p, m, n); complex for complex gains"),
+        DatasetSpec("measurements", ("P,M",), ("float", "complex"), True,
+                    "y[l, i] = d[i] <a[l, i], x> + noise (p, m), <a, x> = sum_j a_j x_j"),
+        DatasetSpec("gain_basis", ("M,H",), ("float", "complex"), False, "subspace prior d = C e (m, h)"),
+        DatasetSpec("signal_basis", ("S,K",), ("float", "complex"), False, "subspace prior x = B z (n, k)"),
+        DatasetSpec("gains_ref", ("M",), ("float", "complex"), False, "true gains (compared after mean = 1)"),
+        DatasetSpec("signal_ref", ("S",), ("float", "complex"), False, "true signal (compared after the same scaling)"),
     )
     outputs = (
-        DatasetSpec("gains", ("M",), ("float",), True, "estimated gains, mean 1 (float64)"),
-        DatasetSpec("signal", ("S",), ("float",), True, "estimated signal at that scale (float64)"),
+        DatasetSpec("gains", ("M",), ("float", "complex"), True,
+                    "estimated gains, mean 1 (float64; complex128 when the input is complex)"),
+        DatasetSpec("signal", ("S",), ("float", "complex"), True, "estimated signal at that scale"),
     )
 
     # ------------------------------------------------------------------ data
@@ -82,7 +88,8 @@ class GainCalib(App):
         if sim.gain_dim > sim.m:
             raise ConfigError(f"option 'gain_dim' ({sim.gain_dim}) exceeds the number of sensors m ({sim.m})")
         inst = gain_instance(sim.n, sim.m, sim.p, rho=sim.rho, noise=sim.noise, kind=sim.sensing,
-                             k=sim.signal_dim, h=sim.gain_dim, generator=generator)
+                             k=sim.signal_dim, h=sim.gain_dim, phase=sim.phase if sim.complex_gains else None,
+                             generator=generator)
         arrays = {"sensing": inst.sensing.numpy(), "measurements": inst.measurements.numpy(),
                   "gains_ref": inst.gains.numpy(), "signal_ref": inst.signal.numpy()}
         if inst.signal_basis is not None:
@@ -92,8 +99,11 @@ class GainCalib(App):
         return arrays, {"measurements": {"noise_std": inst.noise_std}}
 
     def prepare(self, arrays, attrs, layouts):
-        A = np.asarray(arrays["sensing"], dtype=np.float64)
-        y = np.asarray(arrays["measurements"], dtype=np.float64)
+        cplx = any(np.iscomplexobj(arrays[k]) for k in ("sensing", "measurements", "gain_basis", "signal_basis",
+                                                         "gains_ref", "signal_ref") if k in arrays)
+        dt = np.complex128 if cplx else np.float64
+        A = np.asarray(arrays["sensing"]).astype(dt)
+        y = np.asarray(arrays["measurements"]).astype(dt)
         if A.ndim != 3:
             raise InputError(f"dataset 'sensing' has shape {A.shape}, expected (p, m, n)")
         p, m, n = A.shape
@@ -103,7 +113,7 @@ class GainCalib(App):
         out = {"sensing": torch.from_numpy(A), "measurements": torch.from_numpy(y)}
         k, h = n, m
         if "signal_basis" in arrays:
-            B = np.asarray(arrays["signal_basis"], dtype=np.float64)
+            B = np.asarray(arrays["signal_basis"]).astype(dt)
             if B.ndim != 2 or B.shape[0] != n or not 1 <= B.shape[1] <= n:
                 raise InputError(f"dataset 'signal_basis' has shape {B.shape}, expected (n, k) with n = {n}, k <= n")
             k = int(np.linalg.matrix_rank(B))
@@ -111,11 +121,11 @@ class GainCalib(App):
                 raise InputError("dataset 'signal_basis' is all zero")
             out["signal_basis"] = torch.from_numpy(B)
         if "gain_basis" in arrays:
-            C = np.asarray(arrays["gain_basis"], dtype=np.float64)
+            C = np.asarray(arrays["gain_basis"]).astype(dt)
             if C.ndim != 2 or C.shape[0] != m or not 1 <= C.shape[1] <= m:
                 raise InputError(f"dataset 'gain_basis' has shape {C.shape}, expected (m, h) with m = {m}, h <= m")
             h = int(np.linalg.matrix_rank(C))
-            if np.linalg.norm(C.T @ np.ones(m)) < 1e-8 * np.linalg.norm(C) * np.sqrt(m):
+            if np.linalg.norm(C.conj().T @ np.ones(m)) < 1e-8 * np.linalg.norm(C) * np.sqrt(m):
                 raise InputError("dataset 'gain_basis' is orthogonal to the constant vector: no gains of mean 1 in it")
             out["gain_basis"] = torch.from_numpy(C)
         unknowns = k + h
@@ -131,12 +141,16 @@ class GainCalib(App):
         self._check_rank(A, out.get("signal_basis"))
         for name, size in (("gains_ref", m), ("signal_ref", n)):
             if name in arrays:
-                r = np.asarray(arrays[name], dtype=np.float64)
+                r = np.asarray(arrays[name]).astype(dt)
                 if r.shape != (size,):
                     raise InputError(f"dataset '{name}' has shape {r.shape}, expected ({size},)")
                 out[name] = torch.from_numpy(r)
-        if "gains_ref" in out and bool((out["gains_ref"] <= 0).any()):
-            raise InputError("dataset 'gains_ref' has zero or negative entries; the model's gains are positive")
+        if "gains_ref" in out:
+            g = out["gains_ref"]
+            if g.is_complex() and bool((g == 0).any()):
+                raise InputError("dataset 'gains_ref' has zero entries; the model's gains are nonzero")
+            if not g.is_complex() and bool((g <= 0).any()):
+                raise InputError("dataset 'gains_ref' has zero or negative entries; the model's gains are positive")
         return out
 
     @staticmethod
@@ -152,7 +166,7 @@ class GainCalib(App):
             j = int(np.flatnonzero(norms == 0)[0])
             raise InputError(f"dataset 'sensing' is rank deficient: signal entry {j} is never sensed (column of zeros)")
         if p * m * cols * cols <= RANK_CHECK_FLOPS:
-            ev = np.linalg.eigvalsh(A2.T @ A2)
+            ev = np.linalg.eigvalsh(A2.conj().T @ A2)
             if ev[0] <= 1e-10 * ev[-1]:
                 rank = int(np.sum(ev > 1e-10 * ev[-1]))
                 raise InputError(f"dataset 'sensing' is rank deficient: the stacked ({p * m} x {cols}) sensing "
@@ -163,8 +177,8 @@ class GainCalib(App):
         return int(cfg.max_iter)
 
     def run(self, inputs, config, *, generator, callbacks=()):
-        A = inputs["sensing"].double()
-        y = inputs["measurements"].double()
+        A = bl._hi(inputs["sensing"])
+        y = bl._hi(inputs["measurements"])
         pr = bl.GainCalProblem(A, y, signal_basis=inputs.get("signal_basis"), gain_basis=inputs.get("gain_basis"))
         method = config.method
         if method in ("lsq", "spectral") and pr.gain_basis is not None and not config.ignore_gain_basis:
@@ -187,21 +201,22 @@ class GainCalib(App):
         else:
             d, x = bl.gain_backprojection(pr)
             iters, info = 0, {"stop_reason": "back-projection (no iterations)"}
-        return RunOutput(outputs={"gains": d.double(), "signal": x.double()}, iterations=int(iters), info=info)
+        return RunOutput(outputs={"gains": bl._hi(d), "signal": bl._hi(x)}, iterations=int(iters), info=info)
 
     def score(self, outputs, inputs):
-        d = torch.as_tensor(np.asarray(outputs["gains"], dtype=np.float64))
-        x = torch.as_tensor(np.asarray(outputs["signal"], dtype=np.float64))
+        d = bl._hi(torch.as_tensor(np.asarray(outputs["gains"])))
+        x = bl._hi(torch.as_tensor(np.asarray(outputs["signal"])))
         if "gains_ref" in inputs and "signal_ref" in inputs:
             return bl.rel_errors(d, x, inputs["gains_ref"].cpu(), inputs["signal_ref"].cpu())
         m = {}
         if "gains_ref" in inputs:
-            dr = inputs["gains_ref"].double().cpu()
+            dr = bl._hi(inputs["gains_ref"].cpu())
             dr = dr / dr.mean()
             m["rel_err_gains"] = float(torch.linalg.vector_norm(d / d.mean() - dr) / torch.linalg.vector_norm(dr))
         if "signal_ref" in inputs:   # without the true gains the scale is unknown: best scalar fit
-            xr = inputs["signal_ref"].double().cpu()
-            c = float(x @ xr) / max(float(x @ x), 1e-300)
+            xr = bl._hi(inputs["signal_ref"].cpu())
+            x = x.to(torch.promote_types(x.dtype, xr.dtype))
+            c = torch.vdot(x, xr.to(x.dtype)) / max(float(torch.vdot(x, x).real), 1e-300)
             m["rel_err_signal"] = float(torch.linalg.vector_norm(c * x - xr) / torch.linalg.vector_norm(xr))
         return m
 

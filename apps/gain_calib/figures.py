@@ -11,16 +11,20 @@ def calib_figure(inputs, outputs, path, *, fmt="png", title=""):
     from sensekit.solvers.bilinear import normalise
     import torch
 
-    d = np.asarray(outputs["gains"], dtype=np.float64)
-    x = np.asarray(outputs["signal"], dtype=np.float64)
+    d = np.asarray(outputs["gains"])
+    x = np.asarray(outputs["signal"])
+    cplx = np.iscomplexobj(d) or np.iscomplexobj(x)
+    show_d = np.abs if cplx else np.real        # complex gains: magnitudes; complex signal: real part
+    d, x = show_d(d), np.real(x)
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
     ax = axs[0]
     i = np.arange(d.size)
     if "gains_ref" in inputs:
-        dr, xr = inputs["gains_ref"].double(), inputs.get("signal_ref")
+        dr, xr = inputs["gains_ref"].cpu(), inputs.get("signal_ref")
         if xr is None:
-            xr = torch.zeros(x.size, dtype=torch.float64)
-        dr, xr = (v.cpu().numpy() for v in normalise(dr.cpu(), xr.double().cpu()))
+            xr = torch.zeros(x.size, dtype=dr.dtype)
+        dr, xr = (v.cpu().numpy() for v in normalise(dr, xr.cpu().to(torch.promote_types(dr.dtype, xr.dtype))))
+        dr, xr = show_d(dr), np.real(xr)
         ax.plot(i, dr, "o", mfc="none", color="0.3", label="true")
         if "signal_ref" not in inputs:
             xr = None
@@ -29,7 +33,7 @@ def calib_figure(inputs, outputs, path, *, fmt="png", title=""):
     ax.plot(i, d, ".", color="C3", label="estimated")
     ax.axhline(1.0, color="0.7", lw=0.8)
     ax.set_xlabel("sensor i")
-    ax.set_ylabel("gain d_i (mean 1)")
+    ax.set_ylabel("|gain d_i| (mean d = 1)" if cplx else "gain d_i (mean 1)")
     ax.legend(fontsize=8)
     ax.set_title("gains")
     ax = axs[1]
@@ -38,7 +42,7 @@ def calib_figure(inputs, outputs, path, *, fmt="png", title=""):
         ax.plot(j, xr, color="0.3", lw=1.2, label="true")
     ax.plot(j, x, color="C3", lw=0.8, ls="--", label="estimated")
     ax.set_xlabel("entry j")
-    ax.set_ylabel("signal x_j")
+    ax.set_ylabel("Re signal x_j" if cplx else "signal x_j")
     ax.legend(fontsize=8)
     ax.set_title("signal")
     if title:

@@ -72,6 +72,25 @@ def test_subspace_file_pgd_and_lsq_refusal(tmp_path):
         assert f["metrics"].attrs["rel_err_gains"] < 1e-6
 
 
+@pytest.mark.parametrize("method", ["pgd", "lsq", "spectral"])
+def test_complex_gains_file(tmp_path, method):
+    inp = _sim(tmp_path / "c.h5", "n=32", "m=8", "p=12", "complex_gains=true", "phase=0.4")
+    with h5py.File(inp) as f:
+        assert np.iscomplexobj(f["sensing"][()]) and np.iscomplexobj(f["gains_ref"][()])
+    out = tmp_path / "o.h5"
+    r = _run(inp, out, "--method", method, "--plot", str(tmp_path / "c.png"))
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        d = f["gains"][()]
+        assert np.iscomplexobj(d) and abs(d.mean() - 1) < 1e-12
+        assert f["metrics"].attrs["rel_err_gains"] < 1e-6 and f["metrics"].attrs["rel_err_signal"] < 1e-6
+    g = _read(inp, "gains_ref").copy()
+    g[0] = 0
+    bad = _edit(inp, tmp_path / "zero_c.h5", gains_ref=g)
+    r = _run(bad, tmp_path / "o2.h5")
+    assert r.exit_code == 3 and "gains_ref" in r.output and "zero" in r.output
+
+
 def _edit(src, dst, **arrays):
     with h5py.File(src) as f, h5py.File(dst, "w") as g:
         for k in f:
