@@ -201,6 +201,12 @@ class GainCalib(App):
         else:
             d, x = bl.gain_backprojection(pr)
             iters, info = 0, {"stop_reason": "back-projection (no iterations)"}
+        bad = info.get("nonpositive_inverse_gains", 0) + info.get("zero_inverse_gains", 0)
+        if bad:   # the estimate is unreliable there: say so in the provenance and on stderr
+            note = f"{bad} estimated inverse gain(s) <= 0 were floored (gains capped); the estimate is unreliable"
+            info = {**info, "stop_reason": f"{info.get('stop_reason', '')}; {note}"}
+            import sys
+            print(f"warning: {self.name} {method}: {note}", file=sys.stderr)
         return RunOutput(outputs={"gains": bl._hi(d), "signal": bl._hi(x)}, iterations=int(iters), info=info)
 
     def score(self, outputs, inputs):

@@ -460,7 +460,7 @@ def _lanczos_smallest(op, dim, *, max_iter, tol, dtype, device, generator=None):
     q = q / torch.linalg.vector_norm(q)
     Q = [q]
     alphas, betas = [], []
-    theta, vec, it = None, None, 0
+    theta, vec, it, converged = None, None, 0, False
     for it in range(1, max_iter + 1):
         w = op(Q[-1])
         a = float(_rdot(Q[-1], w))
@@ -478,23 +478,24 @@ def _lanczos_smallest(op, dim, *, max_iter, tol, dtype, device, generator=None):
         resid = abs(b * float(evec[-1, 0]))
         scale = max(abs(float(ev[-1])), 1e-300)
         if resid <= tol * scale or b <= 1e-14 * scale or it == dim:
+            converged = True                                         # (a full Krylov space is exact)
             break
         betas.append(b)
         Q.append(w / b)
     Qm = torch.stack(Q[:len(alphas)], 1)
     vec = Qm @ evec[:, 0].to(dtype=dtype, device=device)
-    return theta, vec, it
+    return theta, vec, it, converged
 
 
 def gain_spectral(problem: GainCalProblem, *, max_iter: int = 500, tol: float = 1e-12,
                   ignore_gain_basis: bool = False):
     """Ling–Strohmer spectral variant: the smallest right singular vector of the equilibrated linearised system."""
     L = _Linearised(problem, ignore_gain_basis)
-    theta, z, it = _lanczos_smallest(lambda v: L.adj(L.fwd(v)), L.dim, max_iter=min(max_iter, L.dim), tol=tol,
-                                     dtype=L.y.dtype, device=L.y.device)
+    theta, z, it, converged = _lanczos_smallest(lambda v: L.adj(L.fwd(v)), L.dim, max_iter=min(max_iter, L.dim),
+                                                tol=tol, dtype=L.y.dtype, device=L.y.device)
     s, x = L.unscale(z)
     info = {"iterations": it, "smallest_singular_value": math.sqrt(max(theta, 0.0)),
-            "stop_reason": f"lanczos residual<{tol:g}" if it < max_iter else f"max_iter={max_iter}"}
+            "stop_reason": f"lanczos residual<{tol:g}" if converged else f"max_iter={max_iter}"}
     return _finish(s, x, info)
 
 
