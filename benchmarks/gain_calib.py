@@ -88,6 +88,8 @@ def run(quick: bool = False) -> list[dict]:
                 "sensekit.pgd": lambda: (lambda r: (r[0], r[1], r[2].iterations))(bl.gain_pgd(pr, check_every=10)),
                 "sensekit.pgd-linesearch": lambda: (lambda r: (r[0], r[1], r[2].iterations))(
                     bl.gain_pgd(pr, accel="linesearch", check_every=10)),
+                "sensekit.pgd-cg": lambda: (lambda r: (r[0], r[1], r[2].iterations))(
+                    bl.gain_pgd(pr, accel="cg", check_every=10)),
                 "sensekit.lsq": lambda: (lambda r: (r[0], r[1], r[2]["iterations"]))(bl.gain_lsq(pr, tol=1e-10)),
                 "sensekit.spectral": lambda: (lambda r: (r[0], r[1], r[2]["iterations"]))(
                     bl.gain_spectral(pr, tol=1e-10)),

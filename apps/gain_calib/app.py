@@ -28,8 +28,9 @@ class Config:
                             "m/||x0||^2)", min=1e-6, max=10.0)
     rho: float = option(0.99, "pgd: gain set ||d - 1||_inf <= rho (with mean(d) = 1; rho < 1 keeps gains positive)",
                         min=1e-6, max=0.999999)
-    accel: str = option("none", "pgd: none (the paper's fixed steps) or linesearch (exact step along the projected "
-                                "gradient; an option beyond the paper)", choices=("none", "linesearch"))
+    accel: str = option("none", "pgd: none (the paper's fixed steps); linesearch (exact step along the projected "
+                                "gradient) or cg (Polak-Ribiere+ directions with that exact step): options beyond "
+                                "the paper", choices=bl.ACCELS)
     max_iter: int = option(5000, "iterations at most (pgd steps, lsq CGLS steps, spectral Lanczos steps)", min=1)
     tol: float = option(1e-10, "pgd: relative change of (x, d) to stop at; lsq: CGLS relative normal residual; "
                                "spectral: Lanczos relative residual", min=0.0)
