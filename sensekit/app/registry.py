@@ -26,6 +26,8 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "gain-calib": ("sensekit.apps.gain_calib.app:GainCalib",
+                   "blind gain calibration: unknown sensor gains and signal from random-projection measurements"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"
