@@ -26,6 +26,8 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "isac": ("sensekit.apps.isac.app:ISAC",
+             "ISAC multi-dimensional parameter estimation (angle, range, velocity) from an OFDM channel tensor"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"

@@ -132,8 +132,8 @@ def _mode_grams(freqs, shape):
     return out
 
 
-def projected_derivative_gram(freqs, shape) -> torch.Tensor:
-    """``Dᴴ P⊥_K D`` (3P × 3P complex) of the Khatri–Rao model at the frequencies ``freqs`` (P, 3).
+def model_grams(freqs, shape):
+    """``(KᴴK (P×P), DᴴK (3P×P), DᴴD (3P×3P))`` of the Khatri–Rao model at the frequencies ``freqs`` (P, 3).
 
     K = A ⊙ D ⊙ V holds the P atoms; D = [D_angle, D_range, D_velocity] the derivative atoms (the
     factor of one mode replaced by its derivative in f). All Grams are Hadamard products of per-mode
@@ -159,6 +159,12 @@ def projected_derivative_gram(freqs, shape) -> torch.Tensor:
                 else:
                     blk = blk * G[m][0]
             Gdd[s * P:(s + 1) * P, t * P:(t + 1) * P] = blk
+    return Gkk, Gdk, Gdd
+
+
+def projected_derivative_gram(freqs, shape) -> torch.Tensor:
+    """``Dᴴ P⊥_K D`` (3P × 3P complex), see :func:`model_grams`."""
+    Gkk, Gdk, Gdd = model_grams(freqs, shape)
     return Gdd - Gdk @ torch.linalg.solve(Gkk, Gdk.mH)
 
 
