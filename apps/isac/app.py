@@ -58,7 +58,8 @@ class Config:
                          choices=("auto", "on", "off"))
     max_iter: int = option(30, "refinement: Levenberg-Marquardt iterations at most", min=0)
     tol: float = option(1e-10, "refinement: stop when the largest step is below this many FFT cells", min=0.0)
-    pad: int = option(4, "fft: zero-padding factor per dimension", min=1, max=16)
+    pad: int = option(2, "fft: zero-padding factor per dimension (off-grid peaks by 3-point interpolation)",
+                      min=1, max=16)
     window: str = option("hann", "fft: window per dimension", choices=("hann", "rect"))
     rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped", min=0.0)
     ml_init: str = option("fft", "ml: initial estimate", choices=("fft", "plain"))
@@ -240,7 +241,7 @@ class ISAC(App):
             F, g, info = M.plain(H, factors=fac, compression=config.compression, shifts=shifts,
                                  estimator=config.estimator, criterion=config.criterion, n_targets=nt,
                                  pfa=config.pfa)
-            info["factors"] = fac
+            info["factors"] = fac if config.compression != "none" else (1, 1, 1)
         else:
             F, g, info = M.fft(H, pad=config.pad, window=config.window, rel_db=config.rel_db, pfa=config.pfa,
                                n_targets=nt)

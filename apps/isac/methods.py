@@ -180,6 +180,8 @@ def plain(H: torch.Tensor, *, factors, compression: str, shifts, estimator: str,
 
     Returns ``(F, gains, info)`` with the per-mode model orders and the noise variance estimate.
     """
+    if compression == "none":
+        factors = (1, 1, 1)
     Hc, nfac = compress(H, factors, compression, shifts)
     modes = per_mode(Hc, estimator=estimator, criterion=criterion)
     orders = [len(f) for f, _ in modes]
