@@ -121,7 +121,7 @@ class ISAC(App):
     Config = Config
     SimConfig = SimConfig
     methods = METHODS
-    quick_sim = {"antennas": 8, "subcarriers": 64, "symbols": 32, "targets": 3}
+    quick_sim = {"antennas": 8, "subcarriers": 64, "symbols": 32, "targets": 3, "max_speed_mps": 150.0}
     quick_options = {}
     inputs = (
         DatasetSpec("channel", ("S,A,K,L", "A,K,L"), ("complex",), True, CONVENTIONS),

@@ -200,26 +200,30 @@ def crb(params, gains, geometry: OFDMGeometry, noise_var: float) -> np.ndarray:
 
 def random_targets(geometry: OFDMGeometry, n: int, *, generator: torch.Generator, max_range: float,
                    max_speed: float, max_angle_deg: float = 60.0, min_range: float = 5.0,
-                   min_sep_cells: float = 2.0, tries: int = 2000) -> np.ndarray:
+                   min_sep_cells: float = 2.0, tries: int = 200) -> np.ndarray:
     """``n`` targets (n, 3) drawn uniformly, every pair at least ``min_sep_cells`` FFT cells apart in every
     dimension (rejection sampling; raises ValueError when the region is too small)."""
     res = geometry.resolution
     out = []
-    for _ in range(tries * max(n, 1)):
+    for _ in range(tries):                       # restarts: an unlucky early placement can block the rest
+        out = []
+        for _ in range(50 * max(n, 1)):
+            if len(out) == n:
+                break
+            u = torch.rand(3, generator=generator, dtype=torch.float64).numpy()
+            s = (2 * u[0] - 1) * math.sin(math.radians(max_angle_deg))
+            cand = np.array([math.degrees(math.asin(s)), min_range + u[1] * (max_range - min_range),
+                             (2 * u[2] - 1) * max_speed])
+            ok = True
+            for t in out:
+                ds = abs(math.sin(math.radians(cand[0])) - math.sin(math.radians(t[0]))) / res[0]
+                if min(ds, abs(cand[1] - t[1]) / res[1], abs(cand[2] - t[2]) / res[2]) < min_sep_cells:
+                    ok = False
+                    break
+            if ok:
+                out.append(cand)
         if len(out) == n:
             break
-        u = torch.rand(3, generator=generator, dtype=torch.float64).numpy()
-        s = (2 * u[0] - 1) * math.sin(math.radians(max_angle_deg))
-        cand = np.array([math.degrees(math.asin(s)), min_range + u[1] * (max_range - min_range),
-                         (2 * u[2] - 1) * max_speed])
-        ok = True
-        for t in out:
-            ds = abs(math.sin(math.radians(cand[0])) - math.sin(math.radians(t[0]))) / res[0]
-            if min(ds, abs(cand[1] - t[1]) / res[1], abs(cand[2] - t[2]) / res[2]) < min_sep_cells:
-                ok = False
-                break
-        if ok:
-            out.append(cand)
     if len(out) < n:
         raise ValueError(f"cannot place {n} targets {min_sep_cells} cells apart in every dimension in the "
                          f"region (range <= {max_range} m, |velocity| <= {max_speed} m/s)")
