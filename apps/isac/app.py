@@ -274,7 +274,7 @@ class ISAC(App):
             if P == 0:
                 break
             dof = S * N - (2 * S + 3) * P
-            noise = max(cost / max(dof, 1), M.NUMERICAL_FLOOR * float((H.abs() ** 2).mean()))
+            noise = max(cost / max(dof, 1), M.NUMERICAL_FLOOR * M.energy(H) / H.numel())
             energy = (np.abs(np.asarray(g)) ** 2).sum(0) * N
             kappa = M.detection_threshold(config.pfa, N, S)
             drop = set(np.nonzero(energy < kappa * noise)[0].tolist())

@@ -72,3 +72,28 @@ def test_isac_crb_single_target_closed_form():
         jac = abs(geo.param_jacobian([[0.0, 100.0, 0.0]])[0, m])
         assert std[m] == pytest.approx(math.sqrt(var_f) * jac, rel=1e-9)
     assert np.isfinite(f).all()
+
+
+@pytest.mark.parametrize("ns", [(2, 9, 9), (9, 2, 9), (9, 9, 2)])
+def test_isac_contract_matches_einsum(ns):
+    from sensekit.apps.isac.methods import contract
+    g = torch.Generator().manual_seed(0)
+    H = torch.randn(2, 5, 6, 7, dtype=torch.complex128, generator=g)
+    mats = [torch.randn(M, n, dtype=torch.complex128, generator=g) for M, n in zip((5, 6, 7), ns)]
+    want = torch.einsum("sakl,ai,kj,lm->sijm", H, *[m.conj() for m in mats])
+    torch.testing.assert_close(contract(H, mats), want)
+
+
+def test_isac_block_average_compression_with_demodulation():
+    import numpy as np
+    from sensekit.apps.isac.methods import compress
+    g = torch.Generator().manual_seed(0)
+    H = torch.randn(2, 6, 14, 9, dtype=torch.complex128, generator=g)
+    fac, sh = (2, 3, 2), (0.1, 0.2, -0.05)
+    X, nf = compress(H, fac, "average", sh)
+    n = [torch.arange(M, dtype=torch.float64) for M in H.shape[1:]]
+    ph = torch.exp(2j * np.pi * (sh[0] * n[0][:, None, None] + sh[1] * n[1][None, :, None]
+                                 + sh[2] * n[2][None, None, :]))
+    want = (H * ph)[:, :6, :12, :8].reshape(2, 3, 2, 4, 3, 4, 2).mean(dim=(2, 4, 6))
+    torch.testing.assert_close(X, want)
+    assert nf == 12.0
