@@ -344,9 +344,9 @@ def match(ref: np.ndarray, est: np.ndarray, geo: OFDMGeometry) -> list:
 def reference_crb(H: torch.Tensor, ref: np.ndarray, geo: OFDMGeometry, noise_var: float) -> np.ndarray:
     """CRB std (P, 3) at the true parameters, the gains fitted by least squares at the true frequencies."""
     F = geo.to_freqs(ref)
-    mats = [steering(F[:, m], geo.shape[m]) for m in range(3)]
-    p = torch.arange(len(F))
+    mats = [steering(F[:, m], geo.shape[m], device=H.device) for m in range(3)]
+    p = torch.arange(len(F), device=H.device)
     b = M.contract(H, mats)[:, p, p, p]
     G = math.prod(w.mH @ w for w in mats)
-    g = torch.linalg.solve(G, b.T).T.numpy()
+    g = torch.linalg.solve(G, b.T).T.cpu().numpy()
     return crb(ref, g, geo, noise_var)

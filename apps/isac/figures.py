@@ -10,7 +10,7 @@ from sensekit.plot import pyplot, save
 def targets_figure(inputs, outputs, path, *, fmt="png"):
     plt = pyplot()
     geo = inputs["geometry"]
-    H = inputs["channel"]
+    H = inputs["channel"].cpu()
     est = np.asarray(outputs["targets"], dtype=np.float64).reshape(-1, 4)
     ref = inputs.get("targets_ref")
     ref = None if ref is None else np.asarray(ref, dtype=np.float64).reshape(-1, 3)

@@ -89,16 +89,16 @@ def compress(H: torch.Tensor, factors, kind: str, shifts=(0.0, 0.0, 0.0)):
                 continue
             shape = list(X.shape)
             X5 = X.reshape(shape[:1 + m] + [M, d] + shape[2 + m:])
-            w = steering([sh], d).reshape(-1) / d
+            w = steering([sh], d, device=H.device).reshape(-1) / d
             X = torch.tensordot(X5, w, dims=([2 + m], [0])) if m < 2 else torch.matmul(X5, w)
             if sh:
-                ph = steering([sh * d], M).reshape(-1)
+                ph = steering([sh * d], M, device=H.device).reshape(-1)
                 X = X * ph.reshape([-1 if i == 1 + m else 1 for i in range(4)])
         return X, float(np.prod(factors))
     X = H
     for m, s in enumerate(shifts):
         if s:
-            ph = steering([s], X.shape[1 + m]).reshape(-1)
+            ph = steering([s], X.shape[1 + m], device=H.device).reshape(-1)
             X = X * ph.reshape([-1 if i == 1 + m else 1 for i in range(4)])
     sizes = [X.shape[1 + m] // factors[m] * factors[m] for m in range(3)]
     X = X[:, :sizes[0], :sizes[1], :sizes[2]]
@@ -175,7 +175,7 @@ def fuse_omp(H: torch.Tensor, cands, *, n_targets: int | None, n_max: int, noise
     N = float(np.prod(shape))
     if any(len(c) == 0 for c in cands):
         return np.zeros((0, 3)), np.zeros((S, 0), dtype=complex)
-    W = [steering(c, shape[m]) for m, c in enumerate(cands)]
+    W = [steering(c, shape[m], device=H.device) for m, c in enumerate(cands)]
     C = contract(H, W)
     G = [w.mH @ w for w in W]
     sizes = [len(c) for c in cands]
@@ -184,7 +184,7 @@ def fuse_omp(H: torch.Tensor, cands, *, n_targets: int | None, n_max: int, noise
     limit = min(grid, n_targets if n_targets is not None else n_max)
     Cres = C
     sel, e_prev, coef = [], 0.0, None
-    taken = torch.zeros(grid, dtype=torch.bool)
+    taken = torch.zeros(grid, dtype=torch.bool, device=H.device)
     for _ in range(limit):
         score = (Cres.abs() ** 2).sum(0).reshape(-1) / N
         score = torch.where(taken, torch.full_like(score, -1.0), score)
@@ -208,7 +208,7 @@ def fuse_omp(H: torch.Tensor, cands, *, n_targets: int | None, n_max: int, noise
         return np.zeros((0, 3)), np.zeros((S, 0), dtype=complex)
     I = np.array(sel)
     F = np.stack([cands[m][I[:, m]] for m in range(3)], axis=1)
-    return F, coef.numpy()
+    return F, coef.cpu().numpy()
 
 
 def plain(H: torch.Tensor, *, factors, compression: str, shifts, estimator: str, criterion: str,
@@ -255,8 +255,8 @@ def fft(H: torch.Tensor, *, pad: int, window: str, rel_db: float, pfa: float, n_
     S, A, K, L = H.shape
     ws = []
     for M in (A, K, L):
-        ws.append(torch.hann_window(M + 2, periodic=False, dtype=torch.float64)[1:-1] if window == "hann"
-                  else torch.ones(M, dtype=torch.float64))
+        ws.append(torch.hann_window(M + 2, periodic=False, dtype=torch.float64, device=H.device)[1:-1]
+                  if window == "hann" else torch.ones(M, dtype=torch.float64, device=H.device))
     w3 = ws[0][:, None, None] * ws[1][None, :, None] * ws[2][None, None, :]
     nf = (pad * A, pad * K, pad * L)
     X = torch.fft.fftn(H * w3, s=nf, dim=(1, 2, 3))   # Σ x[n] e^{−j2π n i/Nf}: e^{j2π f n} peaks at i = f·Nf
@@ -288,7 +288,7 @@ def fft(H: torch.Tensor, *, pad: int, window: str, rel_db: float, pfa: float, n_
             delta = 0.5 * (y0 - y2) / den if den < 0 else 0.0
             F[p, m] = (c[m] + float(np.clip(delta, -0.5, 0.5))) / nf[m]
     F = wrap(F)
-    g = X[:, idx[:, 0], idx[:, 1], idx[:, 2]].numpy() / float(w3.sum()) if len(idx) else np.zeros((S, 0), complex)
+    g = X[:, idx[:, 0], idx[:, 1], idx[:, 2]].cpu().numpy() / float(w3.sum()) if len(idx) else np.zeros((S, 0), complex)
     return F, g, {"noise_var": noise, "peaks": int(lm.sum())}
 
 
@@ -298,14 +298,16 @@ def _fit(H, F, need_derivatives, h2):
     shape = tuple(H.shape[1:])
     P = F.shape[0]
     if need_derivatives:
-        mats = [torch.cat([steering(F[:, m], shape[m]), steering(F[:, m], shape[m], derivative=True)], 1)
+        dev = H.device
+        mats = [torch.cat([steering(F[:, m], shape[m], device=dev),
+                           steering(F[:, m], shape[m], derivative=True, device=dev)], 1)
                 for m in range(3)]
     else:
-        mats = [steering(F[:, m], shape[m]) for m in range(3)]
+        mats = [steering(F[:, m], shape[m], device=H.device) for m in range(3)]
     T = contract(H, mats)
-    p = torch.arange(P)
+    p = torch.arange(P, device=H.device)
     bK = T[:, p, p, p]
-    Gkk, Gdk, Gdd = model_grams(F, shape)
+    Gkk, Gdk, Gdd = (G.to(H.device) for G in model_grams(F, shape))
     g = torch.linalg.solve(Gkk, bK.T).T                           # (S, P)
     cost = float(h2 - (g.conj() * bK).real.sum())
     if not need_derivatives:
@@ -345,7 +347,7 @@ def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10):
         for _ in range(12):
             A = Nmat + mu * torch.diag(torch.diag(Nmat).clamp(min=1e-300))
             try:
-                delta = torch.linalg.solve(A, grad).numpy()
+                delta = torch.linalg.solve(A, grad).cpu().numpy()
             except RuntimeError:
                 mu *= 10
                 continue
@@ -371,4 +373,4 @@ def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10):
         if small < tol or (old - cost) <= 1e-15 * max(old, 1e-300):
             reason = f"step<{tol:g} cells"
             break
-    return F, g.numpy(), cost, it, reason
+    return F, g.cpu().numpy(), cost, it, reason
