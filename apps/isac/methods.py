@@ -321,13 +321,14 @@ def _fit(H, F, need_derivatives, h2):
     return g, cost, (grad, Nmat)
 
 
-def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10):
+def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10, stat_tol: float = 0.1):
     """Joint ML refinement of the frequencies F (P, 3) by variable projection.
 
     Minimises ``Σ_s ‖h_s − K(F) g_s‖²`` over F with the gains at their least-squares values
     (white Gaussian noise: the ML estimate). Levenberg–Marquardt steps on the Kaufman Gauss–Newton
     model ``(Re JᴴJ + μ diag) δ = Re Jᴴr``, ``J = P⊥_K D diag(g)``; each step is one pass over the data
-    (contractions with the factors and their derivatives) plus 3P × 3P algebra.
+    (contractions with the factors and their derivatives) plus 3P × 3P algebra. Stops when the step is
+    below ``tol`` FFT cells or below ``stat_tol`` of the estimate's standard deviation (CRB at the estimate).
     Returns ``(F, gains (S, P), cost, iterations, stop_reason)``.
     """
     F = wrap(np.asarray(F, dtype=np.float64).reshape(-1, 3))
@@ -373,4 +374,16 @@ def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10):
         if small < tol or (old - cost) <= 1e-15 * max(old, 1e-300):
             reason = f"step<{tol:g} cells"
             break
+        if stat_tol > 0:
+            # the step against the estimate's own standard deviation (σ̂²/2 · diag N⁻¹, the CRB at the estimate):
+            # once below stat_tol, further steps cannot change the result statistically (noiseless data: σ̂ ≈ 0,
+            # so this never fires and the iteration runs to round-off)
+            dof = max(H.shape[0] * int(np.prod(shape)) - (2 * H.shape[0] + 3) * P, 1)
+            try:
+                var = max(cost, 0.0) / dof / 2 * torch.diag(torch.linalg.inv(Nmat)).clamp(min=0).cpu().numpy()
+            except RuntimeError:
+                var = None
+            if var is not None and np.all(np.abs(delta) <= stat_tol * np.sqrt(var)):
+                reason = f"step<{stat_tol:g} std"
+                break
     return F, g.cpu().numpy(), cost, it, reason
