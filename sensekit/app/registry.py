@@ -28,6 +28,8 @@ APPS: dict[str, tuple[str, str]] = {
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
     "gain-calib": ("sensekit.apps.gain_calib.app:GainCalib",
                    "blind gain calibration: unknown sensor gains and signal from random-projection measurements"),
+    "isac": ("sensekit.apps.isac.app:ISAC",
+             "ISAC multi-dimensional parameter estimation (angle, range, velocity) from an OFDM channel tensor"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"
