@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from sensekit.core.random import make_generator
 from sensekit.sim import acceleration, cartesian_mask
 
-# Masks cost nothing to draw: the quick mode keeps the full sizes (at 64 lines, acceleration 8 would keep
+# gallery: no quick mode. Masks cost nothing to draw: the quick mode keeps the full sizes (at 64 lines, acceleration 8 would keep
 # only the 8 autocalibration lines and show no random lines at all).
 T, N = 20, 128
 fig, axes = plt.subplots(3, 3, figsize=(9, 8.5))
