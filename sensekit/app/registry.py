@@ -26,6 +26,8 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "us-subsample": ("sensekit.apps.us_subsample.app:USSubsample",
+                     "learned (DPS) and fixed sub-sampling of ultrasound RF channel data, recovery and B-mode"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"

@@ -20,7 +20,8 @@ FORMAT = 1
 
 def _registry() -> dict:
     from .rim import RIM
-    return {"rim": RIM}
+    from .sampling import SubsampleNet
+    return {"rim": RIM, "dps_subsample": SubsampleNet}
 
 
 def model_paths(path: str | os.PathLike) -> tuple[str, str]:
