@@ -21,7 +21,8 @@ from . import methods as M
 from .training import TrainConfig
 
 METHODS = {
-    "dps": "DPS-learned element mask + unrolled proximal-gradient recovery network (shipped model or --set model=DIR)",
+    "dps": "DPS-learned element mask + B-mode refinement CNN trained on the task (shipped model or --set model=DIR); "
+           "recovered_rf is the zero-filled data of the kept elements",
     "uniform": "every 1/rate-th element (or sample), recovered by FISTA (prior: fourier or wavelet)",
     "random": "a random subset (seeded), recovered by FISTA",
     "lowpass": "the central contiguous block (small aperture / low fast-time band), recovered by FISTA",
@@ -193,10 +194,15 @@ class USSubsample(App):
             if model.config["n"] != E:
                 raise ConfigError(f"option 'model': the model was trained for {model.config['n']} elements, "
                                   f"the input has {E}")
+            # the CNN works at the pixel size, F-number and dynamic range it was trained with
+            config = dataclasses.replace(config, dx=card["dx"], dz=card["dz"], fnumber=card["fnumber"],
+                                         dynamic_range=card["dynamic_range"])
+            im = self.imager(geo, E, S, config, device=rf.device)
             mask = model.mask().to(rf.device)
-            rec = M.net_recover(model, rf, mask)
-            iters = int(model.config["iterations"])
+            image, rec = M.dps_image(model, im, rf)
             info["model_rate"] = card.get("rate")
+            info["grid_from_model"] = {"dx": card["dx"], "dz": card["dz"], "fnumber": card["fnumber"],
+                                       "dynamic_range": card["dynamic_range"]}
         else:
             n = E if config.axis == "elements" else S
             m = M.n_keep(n, config.rate)
@@ -208,11 +214,11 @@ class USSubsample(App):
             else:
                 rec, iters = M.cs_recover(rf, full2d, prior=config.prior, lam=config.lam,
                                           iterations=config.max_iter)
+            im = self.imager(geo, E, S, config, device=rf.device)
+            image = im.bmode(rec)
         for cb in callbacks:
             cb({"iter": max(iters, 1), "stage": "recovered"}, None)
-        im = self.imager(geo, E, S, config, device=rf.device)
         image_full = im.bmode(rf)
-        image = im.bmode(rec)
         return RunOutput(outputs={"mask": mask.cpu().numpy().astype(bool), "recovered_rf": rec.to(torch.float32),
                                   "image": image.to(torch.float32), "image_full": image_full.to(torch.float32)},
                          iterations=iters, info={"stop_reason": "done", **info})

@@ -121,19 +121,17 @@ def load_dps(path: str, device=None):
     return model, card
 
 
-def net_recover(model, rf: torch.Tensor, rowmask: torch.Tensor, *, batch: int = 8) -> torch.Tensor:
-    """Recover (F, E, S) channel data from the rows in ``rowmask`` with the trained network (per-frame scale:
-    the RMS of the observed rows)."""
-    m = rowmask.to(rf.device)
-    y = rf.to(torch.float32) * m[None, :, None]
+def dps_image(model, imager: "Imager", rf: torch.Tensor, *, batch: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B-mode dB (F, Z, X) of the learned mask's elements refined by the model, zero-filled RF (F, E, S))."""
+    mask = model.mask().to(rf.device)
+    zf = rf.to(torch.float32) * mask[None, :, None]
     out = []
     with torch.no_grad():
-        for i in range(0, y.shape[0], batch):
-            yb = y[i:i + batch]
-            s = yb[:, m].pow(2).mean(dim=(1, 2)).sqrt().clamp_min(1e-12)[:, None, None]
-            xb = model.recover((yb / s)[:, None], m.to(torch.float32))[:, 0] * s
-            out.append(torch.where(m[None, :, None], yb, xb))
-    return torch.cat(out)
+        for i in range(0, rf.shape[0], batch):
+            img = imager.iq_image(zf[i:i + batch])
+            est = model.refine_image(img, mask.to(torch.float32)).clamp(0.0, 1.0)
+            out.append((est - 1.0) * model.dynamic_range)
+    return torch.cat(out), zf
 
 
 # ----------------------------------------------------------------------------- imaging chain

@@ -20,8 +20,8 @@ FORMAT = 1
 
 def _registry() -> dict:
     from .rim import RIM
-    from .sampling import SubsampleNet
-    return {"rim": RIM, "dps_subsample": SubsampleNet}
+    from .sampling import BModeDPS, SubsampleNet
+    return {"rim": RIM, "dps_subsample": SubsampleNet, "dps_bmode": BModeDPS}
 
 
 def model_paths(path: str | os.PathLike) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet", "train_dps",
+__all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet", "BModeDPS", "train_dps",
            "mask_entropy"]
 
 
@@ -217,3 +217,59 @@ def train_dps(model: nn.Module, sample: Callable, loss: Callable, *, iterations:
                 break
     model.eval()
     return {"history": hist, "iterations": it, "seconds": time.perf_counter() - t0, "stop_reason": reason}
+
+
+class BModeDPS(nn.Module):
+    """Task-driven DPS for B-mode imaging from a sub-set of receive elements (image-domain recovery).
+
+    The DAS image of the kept elements is linear in the element weights, so with the per-element delayed
+    and apodised channel data ``D`` (B, E, P) (see :class:`sensekit.linop.ultrasound.DASPlan`,
+    ``per_element=True``) the sub-aperture image is ``Σ_e mask_e D_e``; the mask is the DPS draw
+    (training) or the fixed top-M pattern (eval).  Its B-mode (dB, own maximum, clipped at −DR, scaled
+    to [0, 1]) is refined by a residual CNN into the full-aperture B-mode.  "Reconstructed" design:
+    the TUFFC B-mode network is not public; the loss is the MSE of the normalised B-mode (the task).
+    """
+
+    def __init__(self, *, n: int, m: int, tau: float = 2.0, features: int = 12, layers: int = 3,
+                 kernel: int = 3, dynamic_range: float = 60.0, learn_mask: bool = True,
+                 fixed: list | None = None):
+        super().__init__()
+        self._config = dict(n=n, m=m, tau=tau, features=features, layers=layers, kernel=kernel,
+                            dynamic_range=dynamic_range, learn_mask=learn_mask, fixed=fixed)
+        self.sampler = DPSSampler(n, m, tau=tau)
+        self.refine = _Prox(1, features, layers, kernel)
+        fm = torch.zeros(n, dtype=torch.bool)
+        if fixed is not None:
+            fm[torch.as_tensor(fixed, dtype=torch.long)] = True
+        self.register_buffer("fixed_buffer", fm)
+        self.learn_mask = bool(learn_mask)
+        self.dynamic_range = float(dynamic_range)
+
+    @property
+    def config(self) -> dict:
+        return dict(self._config)
+
+    def mask(self) -> torch.Tensor:
+        return self.sampler.fixed_mask() if self.learn_mask else self.fixed_buffer.clone()
+
+    def normalised_bmode(self, img: torch.Tensor) -> torch.Tensor:
+        env = img.abs()
+        db = 20 * torch.log10(env.clamp_min(1e-30) / env.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-30))
+        return db.clamp(min=-self.dynamic_range) / self.dynamic_range + 1.0
+
+    def refine_image(self, img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, Z, X) complex sub-aperture image → normalised B-mode estimate in [0, 1] (B, Z, X)."""
+        b = self.normalised_bmode(img)[:, None]
+        frac = (mask.to(b.dtype).mean(dim=-1) if mask.ndim == 2 else mask.to(b.dtype).mean().expand(b.shape[0]))
+        out = self.refine(b, frac[:, None, None, None].expand_as(b))
+        return out[:, 0]
+
+    def forward(self, D: torch.Tensor, shape: tuple, generator: torch.Generator | None = None):
+        """``D`` (B, E, P) per-element delayed data → (normalised B-mode (B, Z, X), mask (B, E))."""
+        B = D.shape[0]
+        if self.learn_mask and self.training:
+            mask = self.sampler(B, generator=generator)
+        else:
+            mask = self.mask().to(D.real.dtype)[None].expand(B, -1)
+        img = torch.einsum("be,bep->bp", mask.to(D.dtype), D).reshape(B, *shape)
+        return self.refine_image(img, mask), mask

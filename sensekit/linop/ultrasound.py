@@ -134,8 +134,13 @@ class DASPlan:
         return DASPlan(idx=self.idx.to(device), frac=self.frac.to(device=device, dtype=dtype),
                        weight=self.weight.to(device=device, dtype=cdt), shape=self.shape, n_samples=self.n_samples)
 
-    def __call__(self, iq: torch.Tensor, *, elements: torch.Tensor | None = None) -> torch.Tensor:
-        """Beamform IQ (..., E, S) to (..., Z, X).  ``elements``: optional (E,) receive weights (e.g. a mask)."""
+    def __call__(self, iq: torch.Tensor, *, elements: torch.Tensor | None = None,
+                 per_element: bool = False) -> torch.Tensor:
+        """Beamform IQ (..., E, S) to (..., Z, X).  ``elements``: optional (E,) receive weights (e.g. a mask).
+
+        With ``per_element`` the delayed, apodised and re-modulated data before the sum over elements,
+        (..., E, Z·X), are returned instead (the image is their sum; linear in element weights).
+        """
         E, P = self.idx.shape
         if iq.shape[-2] != E or iq.shape[-1] != self.n_samples:
             raise ValueError(f"DAS plan is for (E, S) = ({E}, {self.n_samples}); data have {tuple(iq.shape[-2:])}")
@@ -151,6 +156,8 @@ class DASPlan:
         w = self.weight.to(flat.dtype)
         if elements is not None:
             w = w * elements.to(w.real.dtype)[:, None]
+        if per_element:
+            return (v * w).reshape(*lead, E, P)
         out = (v * w).sum(dim=1)
         return out.reshape(*lead, *self.shape)
 
