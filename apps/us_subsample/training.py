@@ -54,6 +54,7 @@ class TrainConfig:
     z_min: float = option(1e-2, "training images start at this depth (m)", min=0.0)
     z_max: float = option(3.5e-2, "training images end at this depth (m)", min=1e-4)
     dynamic_range: float = option(60.0, "B-mode dynamic range (dB)", min=1.0)
+    ssim_weight: float = option(0.05, "weight of (1 − SSIM) of the normalised B-mode added to its MSE", min=0.0)
     max_seconds: float = option(0.0, "stop after this wall time in seconds (0 = no limit)", min=0.0)
     check_every: int = option(10, "report the mean loss every k steps", min=1)
 
@@ -67,6 +68,23 @@ def _sim_bank(attrs: dict, E: int, S: int, n: int, generator: torch.Generator) -
         x, z, a = speckle_phantom(probe, generator=generator)
         out.append(simulate_rf(probe, x, z, a).to(torch.float32))
     return out
+
+
+def _ssim(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """Differentiable SSIM (Gaussian window, data range 1) of (B, Z, X) images, mean over the valid region."""
+    r = int(3.5 * sigma + 0.5)
+    k = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    w = torch.exp(-0.5 * (k / sigma) ** 2)
+    w = w / w.sum()
+
+    def filt(a):
+        a = torch.nn.functional.conv2d(a[:, None], w.view(1, 1, -1, 1))
+        return torch.nn.functional.conv2d(a, w.view(1, 1, 1, -1))[:, 0]
+
+    mx, my = filt(x), filt(y)
+    sxx, syy, sxy = filt(x * x) - mx * mx, filt(y * y) - my * my, filt(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))).mean()
 
 
 def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbacks=(), resume: bool = False,
@@ -128,7 +146,10 @@ def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", call
     def loss(mod, batch, gen):
         D, target = batch
         est, _ = mod(D, shape, gen)
-        return ((est - target) ** 2).mean()
+        value = ((est - target) ** 2).mean()
+        if config.ssim_weight > 0:
+            value = value + config.ssim_weight * (1.0 - _ssim(est, target))
+        return value
 
     info = train_dps(model, sample, loss, iterations=config.iterations, lr=config.lr, logit_lr=config.logit_lr,
                      entropy=config.entropy, generator=g, max_seconds=config.max_seconds or None,
