@@ -168,6 +168,8 @@ def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", call
                      "stop_reason": info["stop_reason"], "train_seconds": info["seconds"],
                      "wall_seconds": time.perf_counter() - t_start},
         "parameters": int(sum(p.numel() for p in model.parameters())),
+        "method": "dps", "iterations": info["iterations"], "train_seconds": round(info["seconds"], 1),
+        "final_loss": info["history"][-1]["loss"] if info["history"] else float("nan"),
     }
     os.makedirs(output, exist_ok=True)
     save_model(model.cpu(), os.path.join(output, "model"), meta=card)
