@@ -131,7 +131,7 @@ def run_experiment(*, N: int = 128, m: int = 32, k: int = 6, steps: int = 400, b
         out["masks"][name] = mk
     for name, mk in out["masks"].items():
         best = None
-        for lm in ([lam] if lam is not None else [0.003, 0.01, 0.03, 0.1]):
+        for lm in ([lam] if lam is not None else [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]):
             v = nmse(fista_pulse_l1(x_test, mk, lam=lm), x_test)
             if best is None or v < best[0]:
                 best = (v, lm)
