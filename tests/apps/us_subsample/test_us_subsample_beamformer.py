@@ -45,8 +45,10 @@ def test_das_matches_loop_reference_steered():
                               z=torch.tensor(z), t0=t0, angle=angle, fnumber=1.2, apod="boxcar",
                               dtype=torch.float64)
         # the plan gives a pixel with no element in its aperture a tiny weight on its nearest element
-        got = plan(torch.from_numpy(iq)).numpy()
+        got = plan(torch.from_numpy(iq)).numpy()                       # gather path (one frame)
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-3 * np.abs(iq).max())
+        batch = torch.from_numpy(np.stack([iq] * 4))                    # sparse-matrix path (batch of 4)
+        np.testing.assert_allclose(plan(batch).numpy(), np.stack([ref] * 4), rtol=1e-6, atol=1e-3 * np.abs(iq).max())
 
 
 def test_analytic_signal_matches_scipy_hilbert():
