@@ -15,7 +15,7 @@ from sensekit.apps.us_subsample.insilico import run_experiment, signals
 from sensekit.plot import quick
 
 torch.set_num_threads(1)
-steps = 60 if quick() else 300
+steps = 30 if quick() else 300
 r = run_experiment(N=128, m=32, k=6, steps=steps, batch=32, seed=0, n_test=128)
 
 # %%
@@ -37,5 +37,6 @@ ax[1].set_yscale("log")
 ax[1].set_xticks(range(len(names)))
 ax[1].set_xticklabels(names, fontsize=7)
 ax[1].set_ylabel("test NMSE")
+fig.suptitle(f"{steps} training steps per network" + (" (quick mode: not converged)" if quick() else ""), fontsize=9)
 fig.tight_layout()
 plt.show()
