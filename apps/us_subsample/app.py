@@ -160,10 +160,8 @@ class USSubsample(App):
         if not os.path.isfile(path):
             raise InputError(f"{path}: file not found")
         rf, attrs = read_mat(path)
-        src = ArraySource([{"rf": rf}], {"rf": "F,E,S"}, has_n=False, path=str(path), label=os.path.abspath(path))
-        src._attrs = {"rf": attrs}
-        src.attrs = lambda name: src._attrs.get(name, {})
-        return src
+        return ArraySource([{"rf": rf}], {"rf": "F,E,S"}, has_n=False, path=str(path), label=os.path.abspath(path),
+                           attrs={"rf": attrs})
 
     def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
         from .training import train
