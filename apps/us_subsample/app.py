@@ -33,7 +33,7 @@ METHODS = {
 class Config:
     method: str = option("dps", "sub-sampling mask and recovery", choices=tuple(METHODS))
     axis: str = option("elements", "the sub-sampled axis (dps: elements only)", choices=("elements", "samples"))
-    rate: float = option(0.25, "kept fraction of the axis (dps: the model's own rate)", min=0.01, max=1.0)
+    rate: float = option(0.25, "kept fraction of the axis (dps: must equal the model's rate)", min=0.01, max=1.0)
     recovery: str = option("cs", "uniform/random/lowpass: cs (FISTA) or zero (zero-filled, no recovery)",
                            choices=("cs", "zero"))
     prior: str = option("wavelet", "cs: sparsifying transform over elements x fast time: wavelet (2-D DWT) or "
@@ -192,6 +192,9 @@ class USSubsample(App):
             if model.config["n"] != E:
                 raise ConfigError(f"option 'model': the model was trained for {model.config['n']} elements, "
                                   f"the input has {E}")
+            if card.get("rate") is not None and abs(float(card["rate"]) - config.rate) > 1e-9:
+                raise ConfigError(f"option 'rate': the dps model keeps a fraction {card['rate']} of the elements, "
+                                  f"not {config.rate}; train one with `sensekit train us-subsample --set rate=...`")
             # the CNN works at the pixel size, F-number and dynamic range it was trained with
             config = dataclasses.replace(config, dx=card["dx"], dz=card["dz"], fnumber=card["fnumber"],
                                          dynamic_range=card["dynamic_range"])

@@ -75,7 +75,7 @@ GOOD = {"fs_hz": 20e6 / 3, "fc_hz": 5e6, "pitch_m": 2.98e-4, "c_mps": 1480.0, "t
 
 @pytest.mark.parametrize("case,needle", [
     ("no_fs", "fs_hz"), ("negative_c", "c_mps"), ("zeros", "all zero"), ("model", "model"),
-    ("dps_elements", "elements"), ("dps_axis", "axis"),
+    ("dps_elements", "elements"), ("dps_axis", "axis"), ("dps_rate", "rate"),
 ])
 def test_bad_inputs_exit_3(tmp_path, case, needle):
     rng = np.random.default_rng(0)
@@ -94,6 +94,9 @@ def test_bad_inputs_exit_3(tmp_path, case, needle):
     elif case == "dps_elements":
         _write(p, rf[:, :64], **GOOD)
         extra = ["--method", "dps"]
+    elif case == "dps_rate":
+        _write(p, rf, **GOOD)
+        extra = ["--method", "dps", "--set", "rate=0.5"]
     elif case == "dps_axis":
         _write(p, rf, **GOOD)
         extra = ["--method", "dps", "--set", "axis=samples"]
