@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 from sensekit.core.random import make_generator
 from sensekit.sim import acceleration, cartesian_mask
 
-# gallery: no quick mode. Masks cost nothing to draw: the quick mode keeps the full sizes (at 64 lines, acceleration 8 would keep
-# only the 8 autocalibration lines and show no random lines at all).
+# gallery: no quick mode. Masks cost nothing to draw, so quick runs keep the full sizes too (at 64
+# lines, acceleration 8 would keep only the 8 autocalibration lines and show no random lines at all).
 T, N = 20, 128
 fig, axes = plt.subplots(3, 3, figsize=(9, 8.5))
 for r, accel in enumerate((4.0, 6.0, 8.0)):

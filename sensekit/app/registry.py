@@ -30,6 +30,8 @@ APPS: dict[str, tuple[str, str]] = {
                    "blind gain calibration: unknown sensor gains and signal from random-projection measurements"),
     "isac": ("sensekit.apps.isac.app:ISAC",
              "ISAC multi-dimensional parameter estimation (angle, range, velocity) from an OFDM channel tensor"),
+    "us-subsample": ("sensekit.apps.us_subsample.app:USSubsample",
+                     "learned (DPS) and fixed sub-sampling of ultrasound RF channel data, recovery and B-mode"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"

@@ -18,7 +18,9 @@ from ..io.hdf5 import atomic_path
 FORMAT = 1
 
 #: Model kinds by short name -> "module:Class" (imported when a model of that kind is saved or loaded).
-MODELS: dict[str, str] = {"rim": "sensekit.learned.rim:RIM"}
+MODELS: dict[str, str] = {"rim": "sensekit.learned.rim:RIM",
+                          "dps_subsample": "sensekit.learned.sampling:SubsampleNet",
+                          "dps_bmode": "sensekit.learned.sampling:BModeDPS"}
 
 
 def register_model(name: str, target: str) -> None:
