@@ -26,6 +26,7 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "unmix": ("sensekit.apps.unmix.app:Unmix", "hyperspectral unmixing: endmembers and abundances"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"
