@@ -27,13 +27,13 @@ class Config:
                             choices=("sum", "none"))
     init: str = option("vca", "rrlbs / nmf / l12nmf: endmembers to start from: vca (seeded) or nfindr "
                               "(ATGP-started N-FINDR, deterministic)", choices=("vca", "nfindr"))
-    lam: float = option(0.3, "rrlbs: weight of the guided l_p sparsity, relative to the initial l2,1 fit per "
+    lam: float = option(3.0, "rrlbs: weight of the guided l_p sparsity, relative to the initial l2,1 fit per "
                              "pixel", min=0.0)
     p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
     mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
                             "0, 1) with s_j the pixel's excess l_p term", min=1e-6)
     inner: int = option(20, "rrlbs: projected-gradient steps of each abundance sub-problem", min=1)
-    max_iter: int = option(200, "outer iterations at most (rrlbs, nmf, l12nmf; sunsal: x5 ADMM steps)", min=1)
+    max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf; sunsal: x5 ADMM steps)", min=1)
     tol: float = option(1e-5, "stop when the relative change of (E, A) is below this (0 = run max_iter)",
                         min=0.0)
     check_every: int = option(1, "rrlbs: evaluate stop criteria and the objective every k iterations", min=1)
@@ -69,9 +69,7 @@ def pixel_scale(X: torch.Tensor) -> torch.Tensor:
     the linear mixing model with a per-pixel illumination factor, dividing by this sum makes the abundances
     of the normalised data sum to one exactly (with endmembers normalised the same way).
     """
-    Wn = U.estimate_noise(X)
-    Xc = X - X.mean(dim=1, keepdim=True)
-    r2 = (1 - torch.sum(Wn * Wn, dim=1) / torch.sum(Xc * Xc, dim=1).clamp_min(1e-30)).clamp(0.0, 1.0)
+    r2 = methods.band_reliability(X)
     s = r2 @ X / r2.sum().clamp_min(1e-30)
     return r2, torch.where(s > 1e-12 * s.abs().max().clamp_min(1e-30), s, torch.ones_like(s))
 

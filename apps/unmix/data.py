@@ -74,7 +74,7 @@ def read_mat_scene(path: str, *, variable: str = "", endmembers: str = "", abund
             raise InputError(f"{path}: no numeric variable {variable!r} (found: {', '.join(sorted(num))})")
         cand = [variable]
     else:
-        cand = [k for k, v in num.items() if v.ndim == 3] or \
+        cand = [k for k, v in num.items() if v.ndim == 3 and v.shape[2] > 8] + \
                [k for k in ("Y", "V", "X", "data") if k in num and num[k].ndim == 2]
     if not cand:
         raise InputError(f"{path}: no hyperspectral cube found (an (H, W, B) array or a bands x pixels matrix "

@@ -22,9 +22,25 @@ def _data_term(X, E, A):
     return float(torch.sum(torch.linalg.vector_norm(X - E @ A, dim=1)))
 
 
+def band_reliability(X):
+    """Each band's multiple-regression R² in [0, 1] (≈ 0 for a band of gross noise that no other band predicts)."""
+    Wn = U.estimate_noise(X)
+    Xc = X - X.mean(dim=1, keepdim=True)
+    return (1 - torch.sum(Wn * Wn, dim=1) / torch.sum(Xc * Xc, dim=1).clamp_min(1e-30)).clamp(0.0, 1.0)
+
+
+def robust_start(X, k, cfg, generator):
+    """Endmembers and abundances to start rrlbs from: the extraction (VCA / N-FINDR) and FCLS run on the bands
+    weighted by their R² (so gross-noise bands cannot pick the pixels), endmembers read from the unweighted data."""
+    w = band_reliability(X)[:, None]
+    Xw = X * w
+    idx = U.vca(Xw, k, generator=generator)[1] if cfg.init == "vca" else U.nfindr(Xw, k)[1]
+    E0 = X[:, idx].clamp_min(0.0) if bool((X >= 0).all()) else X[:, idx]
+    return E0, U.fcls(Xw, E0 * w)
+
+
 def run_rrlbs(X, k, cfg, generator, library):
-    E0 = _extract(X, k, cfg, generator)
-    A0 = U.fcls(X, E0)
+    E0, A0 = robust_start(X, k, cfg, generator)
     # scale-aware weight: lam is relative to the initial l2,1 fit per pixel
     lam = cfg.lam * _data_term(X, E0, A0) / X.shape[1]
     E, A, res = U.rrlbs(X, k, E0=E0, A0=A0, lam=lam, p=cfg.p, mu=cfg.mu, max_iter=cfg.max_iter, tol=cfg.tol,
