@@ -31,8 +31,11 @@ def band_reliability(X):
 
 def robust_start(X, k, cfg, generator):
     """Endmembers and abundances to start rrlbs from: the extraction (VCA / N-FINDR) and FCLS run on the bands
-    weighted by their R² (so gross-noise bands cannot pick the pixels), endmembers read from the unweighted data."""
-    w = band_reliability(X)[:, None]
+    weighted by ``min(1, SNR_b / 10)²``, ``SNR_b = R²_b / (1 − R²_b)`` from the multiple regression of the band
+    on the others: a band that the others predict to R² ≥ 0.91 counts fully, a band of gross noise (R² ≈ 0)
+    not at all, so it cannot pick the pixels. The endmembers are read from the unweighted data."""
+    r2 = band_reliability(X)
+    w = ((r2 / (1 - r2).clamp_min(1e-12) / 10.0).clamp(max=1.0) ** 2)[:, None]   # min(1, band SNR / 10)²
     Xw = X * w
     idx = U.vca(Xw, k, generator=generator)[1] if cfg.init == "vca" else U.nfindr(Xw, k)[1]
     E0 = X[:, idx].clamp_min(0.0) if bool((X >= 0).all()) else X[:, idx]
