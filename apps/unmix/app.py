@@ -74,6 +74,21 @@ def pixel_scale(X: torch.Tensor) -> torch.Tensor:
     return r2, torch.where(s > 1e-12 * s.abs().max().clamp_min(1e-30), s, torch.ones_like(s))
 
 
+def _names_attr(v) -> list:
+    """Material names from an attribute: a JSON list (as sensekit writes lists), or an array of strings."""
+    import json
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return [v]
+        if not isinstance(v, list):
+            return [str(v)]
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(v, dtype=object).ravel()]
+
+
 def _smooth_spectra(n, B, rng):
     wl = np.linspace(0.4, 2.5, B)
     out = np.zeros((n, B))
@@ -204,7 +219,7 @@ class Unmix(App):
             out[name] = torch.from_numpy(a)
             nm = (attrs.get(name, {}) or {}).get("names")
             if nm is not None and name in ("library", "endmembers_ref"):
-                nm = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(nm).ravel()]
+                nm = _names_attr(nm)
                 if len(nm) == a.shape[0]:
                     out[f"{name}_names"] = nm
         if "endmembers_ref" in out and "abundances_ref" in out and \

@@ -69,12 +69,16 @@ def hysime(X: torch.Tensor, noise: torch.Tensor | None = None) -> tuple[int, dic
     With the noise correlation ``Rn`` (diagonal, from :func:`estimate_noise` unless ``noise`` is given),
     the signal correlation ``Rx`` and its eigenvectors ``e_i``, the mean squared error of projecting onto
     a set of eigenvectors drops by ``e_iᵀ Ry e_i − 2 e_iᵀ Rn e_i`` for each one kept; HySime keeps exactly
-    those with a positive drop. Returns ``(k, {"eigvals": ..., "cost": ...})``.
+    those with a positive drop. The regression noise variance is corrected for its residual degrees of freedom
+    (× N / (N − B + 1)), which matters for small images (few pixels per band).
+    Returns ``(k, {"eigvals": ..., "cost": ...})``.
     """
     X = _check_x(X)
     N = X.shape[1]
     W = estimate_noise(X) if noise is None else noise
-    Rn = torch.diag(torch.sum(W * W, dim=1) / N)
+    # residual degrees of freedom: B - 1 regressors fitted on N pixels shrink the residual by (N - B + 1) / N
+    dof = N / max(N - X.shape[0] + 1, 1) if noise is None else 1.0
+    Rn = torch.diag(torch.sum(W * W, dim=1) / N * dof)
     S = X - W
     Rx = S @ S.T / N
     Ry = X @ X.T / N
