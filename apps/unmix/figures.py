@@ -73,7 +73,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
         ax.fill_between(x, 0, bw * 0.15, color="0.6", alpha=0.5, step="mid", label="l2,1 band weight (x0.15)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("peak-normalised reflectance")
-    ax.legend(fontsize=7, ncol=2, loc="upper right",
+    ax.legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5),
               title="solid: estimate, dashed: reference" if Er is not None else None, title_fontsize=7)
     fig.suptitle(title, fontsize=10)
     save(fig, path, fmt)
