@@ -36,7 +36,8 @@ class Config:
     max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf; sunsal: x5 ADMM steps)", min=1)
     tol: float = option(1e-5, "stop when the relative change of (E, A) is below this (0 = run max_iter)",
                         min=0.0)
-    check_every: int = option(1, "rrlbs: evaluate stop criteria and the objective every k iterations", min=1)
+    check_every: int = option(10, "evaluate stop criteria (rrlbs: and the objective) every k iterations; "
+                                  "nmf / l12nmf / sunsal read their change or residuals as often", min=1)
     lam_l12: float = option(1.0, "l12nmf: multiple of Qian et al.'s data-driven l1/2 weight", min=0.0)
     delta: float = option(15.0, "nmf / l12nmf: weight of the sum-to-one augmented row", min=0.0)
     lam_sparse: float = option(1e-3, "sunsal: sparsity weight, for pixels scaled to unit mean norm", min=0.0)

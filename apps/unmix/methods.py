@@ -65,7 +65,8 @@ def run_nfindr_fcls(X, k, cfg, generator, library):
 
 def run_nmf(X, k, cfg, generator, library):
     E0 = _extract(X, k, cfg, generator)
-    E, A, info = U.nmf(X, E0, U.fcls(X, E0), max_iter=cfg.max_iter, tol=cfg.tol * 0.1, delta=cfg.delta)
+    E, A, info = U.nmf(X, E0, U.fcls(X, E0), max_iter=cfg.max_iter, tol=cfg.tol * 0.1, delta=cfg.delta,
+                    check_every=cfg.check_every)
     return E, U.project_simplex(A), info["iterations"], {"stop_reason": f"iterations={info['iterations']}"}
 
 
@@ -73,7 +74,7 @@ def run_l12nmf(X, k, cfg, generator, library):
     E0 = _extract(X, k, cfg, generator)
     lam = U.l12_lambda(X) * cfg.lam_l12
     E, A, info = U.l12_nmf(X, E0, U.fcls(X, E0), lam=lam, max_iter=cfg.max_iter, tol=cfg.tol * 0.1,
-                           delta=cfg.delta)
+                           delta=cfg.delta, check_every=cfg.check_every)
     return E, U.project_simplex(A), info["iterations"], {"stop_reason": f"iterations={info['iterations']}",
                                                           "lam_abs": lam}
 
@@ -84,7 +85,8 @@ def run_sunsal(X, k, cfg, generator, library):
     D = library.T.to(X)                         # (B, L)
     c = 1.0 / float(torch.linalg.vector_norm(X, dim=0).mean())
     A_full, info = U.sunsal(X * c, D * c, lam=cfg.lam_sparse, sum_to_one=cfg.sum_to_one,
-                            collaborative=cfg.collaborative, max_iter=cfg.max_iter * 5, tol=cfg.tol * 0.1)
+                            collaborative=cfg.collaborative, max_iter=cfg.max_iter * 5, tol=cfg.tol * 0.1,
+                            check_every=cfg.check_every)
     weight = A_full.mean(dim=1)
     sel = torch.argsort(weight, descending=True)[:k]
     sel = sel[torch.argsort(sel)]

@@ -223,8 +223,7 @@ def project_simplex(V: torch.Tensor, s: float = 1.0) -> torch.Tensor:
 def _fista_simplex(H, C, A0, *, iters: int, sum_to_one: bool, tol: float = 1e-9):
     """min_a ½ aᵀHa − Cᵀa over columns (a ∈ simplex or a ≥ 0), accelerated projected gradient with
     gradient restart; returns the iterate (each column's objective never above the start's)."""
-    L = float(torch.linalg.eigvalsh(H)[-1])
-    L = max(L, 1e-30)
+    L = torch.linalg.eigvalsh(H)[-1].clamp_min(1e-30)     # a tensor: no host synchronisation
 
     def proj(V):
         return project_simplex(V) if sum_to_one else V.clamp_min(0.0)
@@ -242,8 +241,8 @@ def _fista_simplex(H, C, A0, *, iters: int, sum_to_one: bool, tol: float = 1e-9)
         t_new = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
         Y = A_new + ((t - 1) / t_new) * (A_new - A)
         Y = torch.where(up[None], A_new, Y)
-        t = 1.0 if bool(up.all()) else t_new
-        if k % 20 == 19:
+        t = t_new
+        if tol > 0 and k % 20 == 19:
             ch = torch.linalg.vector_norm(A_new - A) / torch.linalg.vector_norm(A_new).clamp_min(1e-30)
             A = A_new
             if float(ch) < tol:
@@ -272,7 +271,7 @@ def fcls(X: torch.Tensor, E: torch.Tensor, *, sum_to_one: bool = True, iters: in
 
 def sunsal(X: torch.Tensor, D: torch.Tensor, *, lam: float = 1e-3, positivity: bool = True,
            sum_to_one: bool = False, collaborative: bool = False, mu: float | None = None, max_iter: int = 500,
-           tol: float = 1e-5) -> tuple[torch.Tensor, dict]:
+           tol: float = 1e-5, check_every: int = 10) -> tuple[torch.Tensor, dict]:
     """Sparse unmixing against a spectral library by ADMM (SUnSAL; CLSUnSAL with ``collaborative``).
 
     Solves ``min_A ½‖X − D A‖²_F + λ R(A)`` with ``R = ‖A‖₁`` (or ``Σ_rows ‖A_r‖₂`` when ``collaborative``:
@@ -280,7 +279,8 @@ def sunsal(X: torch.Tensor, D: torch.Tensor, *, lam: float = 1e-3, positivity: b
     ``1ᵀA = 1`` (``sum_to_one``). Splitting ``A = V``: the A-step is a ridge solve with the sum-to-one
     constraint imposed exactly by its Lagrangian correction, the V-step the proximal map of λR plus the
     non-negativity (clip, then soft / row-group shrinkage), the scaled dual ``U ← U − (A − V)``; ``μ`` is
-    adapted by residual balancing. ``λ`` is absolute (X and D in the same units).
+    adapted by residual balancing. ``λ`` is absolute (X and D in the same units). Residuals are read (one host
+    synchronisation) every ``check_every`` iterations only.
 
     Returns ``(A (L, N), {"iterations", "primal", "dual"})``.
     """
@@ -321,11 +321,13 @@ def sunsal(X: torch.Tensor, D: torch.Tensor, *, lam: float = 1e-3, positivity: b
             Vn = Z * (1 - lam / mu / nr.clamp_min(1e-30)).clamp_min(0.0)
         else:
             Vn = torch.sign(Z) * (Z.abs() - lam / mu).clamp_min(0.0)
-        rd = mu * float(torch.linalg.vector_norm(Vn - V)) / scale
+        check = it % max(1, int(check_every)) == 0
+        if check:
+            rd = mu * float(torch.linalg.vector_norm(Vn - V)) / scale
         V = Vn
         U = U - (A - V)
-        rp = float(torch.linalg.vector_norm(A - V)) / scale
-        if it % 10 == 0:
+        if check:
+            rp = float(torch.linalg.vector_norm(A - V)) / scale
             if rp < tol and rd < tol:
                 break
             if rp > 10 * rd:
@@ -356,14 +358,15 @@ def l12_lambda(X: torch.Tensor) -> float:
 
 def nmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor, *, lam: float = 0.0, sparsity: str = "none",
         sum_to_one: bool = True, delta: float = 15.0, max_iter: int = 1000, tol: float = 1e-6,
-        eps: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        eps: float = 1e-9, check_every: int = 10) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """NMF ``X ≈ E A`` (E, A ≥ 0) by multiplicative updates, with an optional ℓ1/2 or ℓ1 sparsity of A.
 
     ``min ½‖X − E A‖² + λ Σ A^{1/2}`` (``sparsity="l12"``, Qian et al. 2011) or ``λ Σ A`` (``"l1"``); the
     abundance sum-to-one constraint is imposed softly by appending the row ``δ·1ᵀ`` to X and E (the
     classic trick of the ℓ1/2-NMF paper, δ = 15), with E's extra row kept at δ. Updates:
     ``E ← E ⊙ X Aᵀ ⊘ E A Aᵀ``, ``A ← A ⊙ Eᵀ X ⊘ (Eᵀ E A + λ/2 A^{-1/2})`` (ℓ1/2; λ for ℓ1; none for
-    plain NMF). Stops when the relative change of (E, A) is below ``tol``.
+    plain NMF). Stops when the relative change of (E, A), read every ``check_every`` iterations, is below
+    ``tol``.
 
     Returns ``(E, A, {"iterations", "objective"})``.
     """
@@ -388,7 +391,7 @@ def nmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor, *, lam: float = 0.0
         A = A.clamp_min(eps)
         E = E * (X @ A.T) / (E @ (A @ A.T)).clamp_min(eps)
         E = E.clamp_min(eps)
-        if it % 10 == 0:
+        if tol > 0 and it % max(1, int(check_every)) == 0:
             ch = math.sqrt(float(torch.sum((E - E_old) ** 2) + torch.sum((A - A_old) ** 2))
                            / max(float(torch.sum(E ** 2) + torch.sum(A ** 2)), 1e-30))
             if ch < tol:
@@ -500,13 +503,15 @@ class RRLbS:
     # ---- driver interface
     def init(self, problem, x0):
         X = problem.X
+        self._nonneg = True
         if x0 is None:
             E, _ = nfindr(X, problem.p)
             A = fcls(X, E)
         else:
             E, A = (t.to(X) for t in x0)
             A = project_simplex(A)
-        E = E.clamp_min(0.0) if bool((X >= 0).all()) else E
+        self._nonneg = bool((X >= 0).all())
+        E = E.clamp_min(0.0) if self._nonneg else E
         h = self._h(self.mixed_level(A))
         g = 0.5 / self._fit(X - E @ A)
         return RRLbSState(x=(E, A), h=h, g=g, objective=self._f(X, E, A, h))
@@ -525,17 +530,17 @@ class RRLbS:
         A = _fista_simplex(H, C, A, iters=self.inner, sum_to_one=True, tol=0.0)
         # 3. E-step: projected gradient on each band's NNLS (band weights drop out)
         AAt = A @ A.T
-        L = max(float(torch.linalg.eigvalsh(AAt)[-1]), 1e-30)
+        L = torch.linalg.eigvalsh(AAt)[-1].clamp_min(1e-30)
         XAt = X @ A.T
-        nonneg = bool((X >= 0).all())
         for _ in range(self.e_inner):
             E = E - (E @ AAt - XAt) / L
-            if nonneg:
+            if self._nonneg:
                 E = E.clamp_min(0.0)
         g = 0.5 / self._fit(X - E @ A)
-        return RRLbSState(x=(E, A), h=h, g=g, objective=self._f(X, E, A, h))
+        return RRLbSState(x=(E, A), h=h, g=g, objective=float("nan"))   # evaluated at the checks (measure)
 
     def measure(self, problem, state, prev):
+        state.objective = self.objective(problem, state)
         return {"objective": state.objective}
 
 

@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.realdata,
 
 #: the options of every Samson run (one seed; the benchmark reports the spread over seeds)
 OPTS = {"max_iter": 60}
+#: the best multiple of Qian et al.'s l1/2 weight on Samson (grid in samson_scores)
+L12_BEST = 3.0
 APP = Unmix()
 
 
@@ -38,6 +40,9 @@ def _run(scene, method, seed=0, **opts):
 def samson_scores():
     scene = data.samson()
     res = {m: _run(scene, m)[0] for m in ("rrlbs", "vca-fcls", "nfindr-fcls", "nmf", "l12nmf")}
+    # l1/2-NMF at its best: multiples of Qian's data-driven weight measured on this scene (SAD°, RMSE):
+    # x0.1 3.29/0.0433, x0.3 3.14/0.0412, x1 2.67/0.0349, x3 1.77/0.0277, x10 1.85/0.0547 -> x3
+    res["l12nmf-best"] = _run(scene, "l12nmf", lam_l12=L12_BEST)[0]
     for m, s in res.items():
         print(f"samson {m:12s} SAD {s['sad_mean_deg']:.2f} deg  RMSE {s['rmse_abundance']:.4f} "
               f"(raw {s['rmse_abundance_raw']:.4f})")
@@ -50,12 +55,20 @@ def test_samson_every_method_is_scored(samson_scores):
         assert s["sad_mean_deg"] < 10.0 and s["rmse_abundance"] < 0.15, (m, s)
 
 
-def test_samson_rrlbs_beats_vca_fcls_and_l12nmf(samson_scores):
+def test_samson_rrlbs_beats_vca_fcls_and_l12nmf_at_its_default(samson_scores):
     r = samson_scores["rrlbs"]
-    for peer in ("vca-fcls", "l12nmf"):
+    for peer in ("vca-fcls", "nfindr-fcls", "nmf", "l12nmf"):
         p = samson_scores[peer]
         assert r["sad_mean_deg"] < p["sad_mean_deg"], (peer, r, p)
         assert r["rmse_abundance"] < p["rmse_abundance"], (peer, r, p)
+
+
+@pytest.mark.xfail(strict=True, reason="measured: l1/2-NMF with 3x Qian's weight reaches 1.77 deg / RMSE 0.0277 on "
+                                       "Samson, rrlbs 2.06 / 0.0313 at its default (best rrlbs seen: lam=10 "
+                                       "1.70 deg but RMSE 0.0365; p=0.3 2.13 / 0.0285)")
+def test_samson_rrlbs_beats_l12nmf_at_its_best(samson_scores):
+    r, p = samson_scores["rrlbs"], samson_scores["l12nmf-best"]
+    assert r["sad_mean_deg"] < p["sad_mean_deg"] and r["rmse_abundance"] < p["rmse_abundance"], (r, p)
 
 
 def _good_band_scores(scene, out, good):
