@@ -115,6 +115,7 @@ def main():
     sensekit simulate APP -o OUT.h5   a synthetic input with references
     sensekit convert APP SRC -o OUT.h5  another format's file as an input
     sensekit gallery [-o DIR] [--quick]   every gallery figure, plus index.html
+    sensekit export OUT.h5 -o FILE    a result as .mat, .cfl (BART), .npy, .png or .gif
     sensekit train APP -o MODEL_DIR   train an app's learned method
     """
 
@@ -184,8 +185,10 @@ def info_cmd(app_name):
 @click.option("--config", "config_file", type=click.Path(), default=None, help="Options from a .json or .toml file.")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, help="Write a figure (PNG/PDF/SVG).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all random draws.")
+@click.option("--threads", default=None, type=click.IntRange(1, 1024), metavar="N",
+              help="torch CPU threads (default: OMP_NUM_THREADS if set, else torch's default: one per core).")
 @click.option("--quiet", is_flag=True, help="No progress bar or summary.")
-def run_cmd(app_name, input_path, output_path, device, method, sets, config_file, plot_path, seed, quiet):
+def run_cmd(app_name, input_path, output_path, device, method, sets, config_file, plot_path, seed, threads, quiet):
     """Run APP on an input file, or on its built-in synthetic default."""
     with _guard():
         from .app.registry import get_app
@@ -195,15 +198,29 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
         app = get_app(app_name)
         cfg = _build_config(app, config_file, sets, method)
         check_paths(input_path, output_path, plot_path)
+        if plot_path:   # a bad figure name fails before the work, not after it
+            from .app.runner import figure_format
+            figure_format(plot_path)
+        unsaved = input_path is not None and output_path is None
+
+        def warn_unsaved():   # once the input is read and checked, before any work (never on a bad input)
+            if unsaved:
+                click.echo("warning: result not saved: add -o OUT.h5", err=True)
+        _set_threads(threads)
+
+        status = ProgressBar(1, app.name, enabled=False if quiet else None)   # setup phases before the bar
 
         def progress(i, n):
+            status.clear()
+            if i == 0:
+                warn_unsaved()
             if quiet:
                 return []
             # an app whose max_iter defaults per method (None) tells the real bound itself
             total = app.expected_iterations(cfg) if hasattr(app, "expected_iterations") else \
                 (getattr(cfg, "max_iter", None) or 100)
             label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "")
-            return [ProgressBar(total, label)]
+            return [ProgressBar(total, label, t0=status.t0)]
 
         if app.stream_axis is not None and input_path is not None:
             # a streamed app reads and writes its file block by block (memory does not grow with its length)
@@ -214,14 +231,24 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
                 bar.label = f"{app.name}" + (f" {i + 1}/{n}" if n > 1 else "") + f" {app.stream_axis}"
                 bar({"iter": stop})
 
+            from .app.runner import device_of
+            device_of(device)
+            if not os.path.exists(input_path):
+                from .io.errors import InputError
+                raise InputError(f"{input_path}: file not found")
+            warn_unsaved()
             try:
                 res = run_stream(app, input_path=input_path, config=cfg, output_path=output_path,
                                  plot_path=plot_path, device=device, seed=seed, on_block=on_block)
             finally:
                 bar.close()
         else:
-            res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
-                          callbacks_factory=progress)
+            status.phase("loading input" if input_path else "simulating input")
+            try:
+                res = run_app(app, input_path=input_path, config=cfg, device=device, seed=seed,
+                              callbacks_factory=progress)
+            finally:
+                status.clear()
             if plot_path:
                 write_figure(app, res, plot_path, cfg)
             if output_path:
@@ -229,7 +256,8 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
         if not quiet:
             p = res.provenance
             click.echo(f"{app.name}: method={p['method']} device={p['device']} samples={res.n_samples} "
-                       f"iterations={p['iterations']} time={p['wall_time_s']:.2f}s input={p['input']}")
+                       f"iterations={p['iterations']} time={p['wall_time_s']:.2f}s threads={_threads_now()} "
+                       f"input={p['input']}")
             if res.metrics:
                 click.echo("metrics: " + " ".join(f"{k}={v:.4g}" for k, v in res.metrics.items()))
             if output_path:
@@ -246,6 +274,8 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 512),
               help="Local worker processes (each gets cpu_count/N torch threads).")
 @click.option("--resume", is_flag=True, help="Skip finished outputs and finished samples of interrupted files.")
+@click.option("--overwrite", is_flag=True,
+              help="Recompute and replace outputs already in OUT_DIR (without it, or --resume, a rerun refuses).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run the per-file tasks on a Dask cluster (e.g. tcp://host:8786; needs the 'distributed' extra).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -255,15 +285,19 @@ def run_cmd(app_name, input_path, output_path, device, method, sets, config_file
 @click.option("--plot", "plot_fmt", default=None, type=click.Choice(["png", "pdf", "svg", "jpg"]),
               help="Also write each file's figure beside its output in this format.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all random draws (sample i uses seed+i).")
+@click.option("--threads", default=None, type=click.IntRange(1, 1024), metavar="N",
+              help="torch CPU threads per worker process (default: OMP_NUM_THREADS if set, else cpu_count // workers).")
 @click.option("--quiet", is_flag=True, help="No progress bar or summary table (failures are still listed).")
-def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, method, sets, config_file, plot_fmt,
-              seed, quiet):
+def batch_cmd(app_name, inputs, out_dir, workers, resume, overwrite, scheduler, device, method, sets, config_file,
+              plot_fmt, seed, threads, quiet):
     """Run APP on every input file in a folder or glob, one output each; resumable.
 
     \b
     A corrupt or invalid file is reported and skipped. Interrupt (Ctrl-C, SIGTERM) and rerun with
     --resume: finished files and finished samples are kept, and the results are byte-identical to an
-    uninterrupted run. Exit code: 0 all done or skipped, 3 when every failure is bad input, 1 other failures,
+    uninterrupted run. A rerun over finished outputs without --resume refuses (exit 2) unless --overwrite.
+    OUT_DIR/summary.json and summary.csv list every file (status, reason, metrics, seconds).
+    Exit code: 0 all done or skipped, 2 usage, 3 when every failure is bad input, 1 other failures,
     128+signal when interrupted.
     """
     with _guard():
@@ -280,18 +314,29 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             from .io.errors import ConfigError
             raise ConfigError(f"-o {out_dir}: exists and is not a folder")
+        if resume and overwrite:
+            _usage_exit("--resume and --overwrite exclude each other (keep finished outputs, or replace them)")
         tasks = plan(app, inputs, out_dir, cfg, seed=seed, device=device, resume=resume, plot=plot_fmt)
+        created = not os.path.isdir(out_dir)
+        finished = [t for t in tasks if os.path.exists(t.output)]
+        if finished and not (resume or overwrite):
+            _usage_exit(f"-o {out_dir}: {len(finished)} of {len(tasks)} outputs already exist "
+                        f"(e.g. {os.path.relpath(finished[0].output, out_dir)}); add --resume to keep them "
+                        f"or --overwrite to replace them")
         os.makedirs(out_dir, exist_ok=True)
+        _set_threads(threads, export=True)
         bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
         from .app.batch import Interrupted
         try:
-            with _batch_lock(out_dir):
+            with _batch_lock(out_dir, created):
                 reports, signum = run_tasks(tasks, workers=workers, scheduler=scheduler, on_event=bar)
         except Interrupted as e:   # a signal in the last instant, after every file was accounted for
             bar.close()
             click.echo("interrupted", err=True)
             sys.exit(128 + e.signum)
         bar.close()
+        from .app.batch import write_summary
+        write_summary(reports, out_dir, app=app.name)
         if quiet:
             for r in reports:
                 if r.status in ("failed", "interrupted"):
@@ -303,31 +348,35 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, scheduler, device, met
             sys.exit(code)
 
 
-@contextlib.contextmanager
-def _batch_lock(out_dir):
-    """One batch at a time per output folder (an advisory lock where the platform has one)."""
-    from .app.batch import WORK_DIR
-    from .io.errors import ConfigError
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
+def _batch_lock(out_dir, created=False):
+    """One batch at a time per output folder, released only by its owner (see sensekit.app.batch.output_lock)."""
+    from .app.batch import output_lock
+    return output_lock(out_dir, created)
+
+
+def _set_threads(threads: int | None, *, export: bool = False) -> None:
+    """``--threads N``: torch's CPU threads in this process (and, with ``export``, in the batch's worker processes).
+
+    Without it torch keeps its own choice, which follows ``OMP_NUM_THREADS`` when that is set; on a busy
+    shared machine ``--threads 1`` (or ``OMP_NUM_THREADS=1``) avoids oversubscription.
+    """
+    if threads is None:
         return
-    os.makedirs(os.path.join(out_dir, WORK_DIR), exist_ok=True)
-    path = os.path.join(out_dir, WORK_DIR, "lock")
-    fh = open(path, "w")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(f"-o {out_dir}: another batch is writing to this folder") from None
-        yield
-    finally:
-        fh.close()
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(os.path.join(out_dir, WORK_DIR))
+    import torch
+    torch.set_num_threads(int(threads))
+    if export:   # spawned workers start torch with this count (sensekit.app.pool honours OMP_NUM_THREADS)
+        os.environ["OMP_NUM_THREADS"] = str(int(threads))
+
+
+def _threads_now() -> int:
+    import torch
+    return int(torch.get_num_threads())
+
+
+def _usage_exit(msg: str):
+    """A usage error as one line on stderr, exit 2 (click's code for usage errors)."""
+    click.echo(f"error: {_one_line(msg)}", err=True)
+    sys.exit(2)
 
 
 @main.command("gallery")
@@ -440,6 +489,29 @@ def convert_cmd(app_name, src, output_path, sets, seed):
                  groups={"provenance": prov}, dataset_attrs=dattrs)
         click.echo(f"wrote {output_path} ({attrs.get('acquisition', fmt)}): "
                    + ", ".join(f"{k} {tuple(v.shape)}" for k, (v, _) in datasets.items()))
+
+
+@main.command("export")
+@click.argument("result", metavar="OUT.h5", type=click.Path())
+@click.option("-o", "--output", "output_path", type=click.Path(), required=True,
+              help="FILE.mat (every dataset), FILE.cfl (BART pair), FILE.npy, FILE.png (one per frame) or FILE.gif.")
+@click.option("--dataset", default=None, metavar="NAME",
+              help="Dataset to export (default: the app's main output; for .mat: every dataset).")
+def export_cmd(result, output_path, dataset):
+    """Write a result file's dataset in another format (chosen by the extension of FILE).
+
+    \b
+    .mat  MATLAB v5, variables named and shaped as the datasets, plus 'axes' and 'metrics' structs
+    .cfl  BART .cfl/.hdr; named axes go to BART's dimensions (X 0, Y 1, Z 2, C 3, T 10, N 13)
+    .npy  NumPy, dtype and shape unchanged
+    .png  magnitude, 8-bit, white = 99.5th percentile; a series gives FILE-0000.png, FILE-0001.png, ...
+    .gif  the same frames as an animation
+    """
+    with _guard():
+        from .app.export import export
+        written = export(result, output_path, dataset=dataset)
+        shown = written if len(written) <= 3 else [written[0], "...", written[-1]]
+        click.echo(f"wrote {', '.join(shown)}" + (f" ({len(written)} files)" if len(written) > 3 else ""))
 
 
 @main.command("train")

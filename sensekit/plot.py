@@ -31,6 +31,41 @@ def show(ax, img, title: str = "", vmax: float | None = None, cmap: str = "gray"
     return im
 
 
+def robust_max(x, percentile: float = 99.5) -> float:
+    """Display white level: the ``percentile`` of the magnitude (robust to a few bright pixels); 1 if all zero."""
+    m = to_image(x)
+    m = m[np.isfinite(m)]
+    v = float(np.percentile(m, percentile)) if m.size else 0.0
+    if v <= 0:
+        v = float(m.max()) if m.size and m.max() > 0 else 1.0
+    return v
+
+
+def object_box(x, *, level: float = 0.05, margin: float = 0.08, min_fraction: float = 0.7):
+    """``(slice_y, slice_x)`` around where the magnitude (max over leading axes) exceeds ``level`` × its
+    robust maximum, with a ``margin``; the whole image when the object already fills ``min_fraction`` of it."""
+    m = to_image(x)
+    m = m.reshape((-1,) + m.shape[-2:]).max(axis=0)
+    Y, X = m.shape
+    ys, xs = np.nonzero(m > level * robust_max(m))
+    if ys.size == 0:
+        return slice(0, Y), slice(0, X)
+    dy, dx = int(margin * Y), int(margin * X)
+    y0, y1 = max(0, ys.min() - dy), min(Y, ys.max() + 1 + dy)
+    x0, x1 = max(0, xs.min() - dx), min(X, xs.max() + 1 + dx)
+    if (y1 - y0) * (x1 - x0) >= min_fraction * Y * X:
+        return slice(0, Y), slice(0, X)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def colorbar(fig, im, ax, label: str):
+    """A colorbar for the image ``im`` beside ``ax`` (an axes or a list of axes), labelled with its unit."""
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
+    cb.set_label(label, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return cb
+
+
 def save(fig, path: str, fmt: str = "png", dpi: int = 120) -> None:
     fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)

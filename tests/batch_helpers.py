@@ -50,10 +50,15 @@ def contents(path) -> dict:
     return out
 
 
+SUMMARY_FILES = ("summary.json", "summary.csv")
+
+
 def tree(folder) -> list[str]:
-    """Every file below ``folder`` (relative paths, sorted), hidden ones included."""
+    """Every file below ``folder`` (relative paths, sorted), hidden ones included, except the batch's
+    ``summary.json`` / ``summary.csv`` (tested in tests/app/test_batch_summary.py)."""
     folder = str(folder)
-    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs)
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs
+                  if f not in SUMMARY_FILES)
 
 
 def same_results(a, b, *, exact=True, rtol=1e-5):

@@ -21,7 +21,9 @@ from .model import forward_model, zero_unobserved
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    method: str = option("ls", "reconstruction method", choices=tuple(methods.METHODS))
+    method: str = option("auto", "reconstruction method; auto = " + methods.AUTO["dynamic"] + " for a dynamic "
+                                 "series (T >= 2), " + methods.AUTO["static"] + " for a static image (T = 1)",
+                         choices=tuple(methods.METHODS))
     max_iter: Optional[int] = option(None, "maximum number of iterations; " + params.defaults_help("max_iter"),
                                      min=1)
     tol: float = option(1e-4, "stop when the relative change of the iterate (or the CG residual for "
@@ -108,7 +110,10 @@ class MRIRecon(App):
                     "coil sensitivities; estimated from the data when absent"),
         DatasetSpec("image_ref", ("T,Y,X",), ("complex", "float"), False, "reference images for metrics"),
     )
-    outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),)
+    outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),
+               DatasetSpec("sens_maps_estimated", ("C,Y,X",), ("complex",), False,
+                           "coil sensitivities estimated from the data (complex64; only when the input has no "
+                           "sens_maps; coil_method and calib say how)"))
 
     # ------------------------------------------------------------------ data
     def simulate(self, sim: SimConfig, generator):
@@ -191,14 +196,18 @@ class MRIRecon(App):
     # ------------------------------------------------------------------ work
     def expected_iterations(self, cfg) -> int:
         """The iteration bound of the configured method (for progress bars; rim: its model's steps)."""
-        if cfg.method == "rim":
+        method = methods.resolve(cfg.method, 2)   # auto: the dynamic default's (the static one resizes the bar)
+        if method == "rim":
             from .rim import load_rim
             return int(load_rim(cfg.rim_model, torch.device("cpu")).steps)
-        return int(params.value(cfg, cfg.method, "max_iter"))
+        return int(params.value(cfg, method, "max_iter"))
 
-    def maps_for(self, inputs, cfg):
+    def maps_for(self, inputs, cfg, outputs=None):
+        """The coil maps of a run: the input's, else those the run saved in ``outputs``, else estimated now."""
         if "sens_maps" in inputs:
             return inputs["sens_maps"].to(torch.complex64)
+        if outputs is not None and "sens_maps_estimated" in outputs:
+            return torch.as_tensor(outputs["sens_maps_estimated"]).to(torch.complex64)
         k = inputs["kspace"].to(torch.complex64)
         if cfg.coil_method == "espirit":
             return calib.espirit_maps(k, inputs["mask"], calib=cfg.calib, kernel=cfg.espirit_kernel,
@@ -206,19 +215,28 @@ class MRIRecon(App):
         return calib.lowres_maps(k, inputs["mask"], calib=cfg.calib)
 
     def run(self, inputs, config, *, generator, callbacks=()):
+        from sensekit.app.progress import phase
         k = inputs["kspace"].to(torch.complex64)
         mask = inputs["mask"]
+        if "sens_maps" not in inputs:
+            phase(callbacks, f"coil maps ({config.coil_method})")
         maps = self.maps_for(inputs, config)
+        phase(callbacks, "model")
         E = forward_model(maps, mask, k.shape[0])
         # scale-aware: normalise so that the zero-filled image has unit peak magnitude
         scale = float(E.H(k).abs().max())
         if scale == 0:
             raise InputError("k-space is zero at every sampled location")
         fn = methods.METHODS[config.method][0]
+        phase(callbacks, methods.resolve(config.method, k.shape[0]))
         x, iters, info = fn(E, k / scale, config, callbacks=callbacks)
         x = zero_unobserved(x, maps)
-        return RunOutput(outputs={"recon": (x * scale).to(torch.complex64)}, iterations=iters,
-                         info={"maps": maps, "scale": scale, **{k: v for k, v in info.items() if k == "stop_reason"}})
+        outputs = {"recon": (x * scale).to(torch.complex64)}
+        if "sens_maps" not in inputs:   # what the run estimated, saved for the user (and for --plot)
+            outputs["sens_maps_estimated"] = maps.to(torch.complex64)
+        return RunOutput(outputs=outputs, iterations=iters,
+                         info={"maps": maps, "scale": scale, "method": methods.resolve(config.method, k.shape[0]),
+                               **{k: v for k, v in info.items() if k == "stop_reason"}})
 
     def score(self, outputs, inputs):
         if "image_ref" not in inputs:

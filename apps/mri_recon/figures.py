@@ -1,52 +1,104 @@
-"""mri-recon figure: reference / zero-filled / reconstruction / error for a few frames, and x-t profiles."""
+"""mri-recon figure: reference / zero-filled / reconstruction / error for a few frames, and y-t profiles.
+
+Reading the figure
+------------------
+* Every image row shares one grey window, black = 0, white = the 99.5th percentile of the reference's
+  magnitude (of the reconstruction's without a reference), stated on the row's colorbar in the input's
+  intensity units (arbitrary units of the k-space scaling).
+* The error row is ``|recon − reference|`` on its own window, white = the 99.5th percentile of the
+  zero-filled error, so the reconstruction's error reads against the zero-filled one; its colorbar says so.
+* PSNR / SSIM on the left of a row are series metrics (the mean over all frames, as in the output file).
+* A static input (T = 1) has no y-t profile panel.  When the object fills little of the field of view
+  the panels are cropped to it (the crop is named in the title).
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from sensekit.metrics import image_series_scores
-from sensekit.plot import pyplot, save, show, to_image
+from sensekit.plot import colorbar, object_box, pyplot, robust_max, save, to_image
 
+from .methods import resolve
 from .model import forward_model
+
+WINDOW_PERCENTILE = 99.5
 
 
 def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
     plt = pyplot()
     recon = outputs["recon"]
     k = inputs["kspace"].to(torch.complex64)
-    maps = app.maps_for(inputs, config)
+    maps = app.maps_for(inputs, config, outputs)   # the maps the run saved (not estimated again)
     zf = forward_model(maps, inputs["mask"], k.shape[0]).H(k)
     ref = inputs.get("image_ref")
-    T = recon.shape[0]
+    T, Y, X = recon.shape
+    method = resolve(config.method, T)
     frames = sorted(set([0, T // 2, T - 1]))[:3]
-    rows = [("zero-filled", zf), (f"{config.method}", recon)]
+    dynamic = T > 1
+    rows = [("zero-filled", zf), (method, recon)]
     if ref is not None:
         rows = [("reference", ref)] + rows
-    vmax = float(to_image(ref if ref is not None else recon).max())
-    ncol = len(frames) + 1
+    base = ref if ref is not None else recon
+    vmax = robust_max(base, WINDOW_PERCENTILE)
+    sy, sx = object_box(base)
+    cropped = (sy.stop - sy.start, sx.stop - sx.start) != (Y, X)
+    n_img = len(frames)
+    ncol = n_img + (1 if dynamic else 0)
     nrow = len(rows) + (1 if ref is not None else 0)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.6 * nrow), squeeze=False)
-    col_y = recon.shape[-1] // 2
+    h, w = sy.stop - sy.start, sx.stop - sx.start
+    cell = 2.4
+    fig, axes = plt.subplots(nrow, ncol, figsize=(cell * ncol * max(0.6, w / h) + 1.2, cell * nrow + 0.6),
+                             squeeze=False, layout="constrained")
+    col_x = sx.start + (sx.stop - sx.start) // 2   # the y-t profile runs through the middle column of the crop
+    n_frames_note = f"mean over {T} frames" if dynamic else "1 frame"
+
+    def panel(ax, img2d, title, lo, hi, cmap):
+        im = ax.imshow(img2d[sy, sx], cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return im
+
+    unit = f"|image| (input units; white = p{WINDOW_PERCENTILE:g})"
     for r, (name, img) in enumerate(rows):
-        score = ""
+        mag = to_image(img)
+        label = name
         if ref is not None and name != "reference":
             s = image_series_scores(img, ref)
-            score = f"\nPSNR {s['psnr']:.1f} dB, SSIM {s['ssim']:.3f}"
+            label += f"\nPSNR {s['psnr']:.1f} dB\nSSIM {s['ssim']:.3f}\n({n_frames_note})"
+        im = None
         for c, t in enumerate(frames):
-            show(axes[r, c], img[t], f"{name} t={t}{score if c == 0 else ''}", vmax=vmax)
-        xt = to_image(img)[:, :, col_y].T  # (Y, T) profile through the middle column
-        axes[r, -1].imshow(xt, cmap="gray", aspect="auto", vmin=0, vmax=vmax)
-        axes[r, -1].set_title(f"{name}: y-t profile", fontsize=9)
-        axes[r, -1].set_xlabel("frame", fontsize=8)
-        axes[r, -1].set_yticks([])
+            im = panel(axes[r, c], mag[t], f"t={t}" if dynamic else "", 0, vmax, "gray")
+        axes[r, 0].set_ylabel(label, fontsize=9)
+        if dynamic:
+            ax = axes[r, -1]
+            ax.imshow(mag[:, sy, col_x].T, cmap="gray", aspect="auto", vmin=0, vmax=vmax,
+                      interpolation="nearest", extent=(-0.5, T - 0.5, sy.stop - 0.5, sy.start - 0.5))
+            ax.set_title(f"y-t at x={col_x}", fontsize=9)
+            ax.set_xlabel("frame", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_yticks([])
+        colorbar(fig, im, list(axes[r, :]), unit if r == 0 else "|image| (same window)")
     if ref is not None:
         err_zf = np.abs(to_image(zf) - to_image(ref))
         err = np.abs(to_image(recon) - to_image(ref))
-        emax = float(err_zf.max()) * 0.5 or 1.0
+        emax = robust_max(err_zf, WINDOW_PERCENTILE)
+        im = None
         for c, t in enumerate(frames):
-            show(axes[-1, c], err[t], f"|{config.method} − ref| t={t}", vmax=emax, cmap="inferno")
-        axes[-1, -1].imshow(err[:, :, col_y].T, cmap="inferno", aspect="auto", vmin=0, vmax=emax)
-        axes[-1, -1].set_title("error y-t profile", fontsize=9)
-        axes[-1, -1].set_yticks([])
-    fig.suptitle(f"mri-recon · {config.method}", fontsize=11)
+            im = panel(axes[-1, c], err[t], f"|{method} − ref|" + (f" t={t}" if dynamic else ""), 0, emax,
+                       "inferno")
+        axes[-1, 0].set_ylabel(f"error\n(white = p{WINDOW_PERCENTILE:g}\nof zero-filled error)", fontsize=9)
+        if dynamic:
+            ax = axes[-1, -1]
+            ax.imshow(err[:, sy, col_x].T, cmap="inferno", aspect="auto", vmin=0, vmax=emax,
+                      interpolation="nearest", extent=(-0.5, T - 0.5, sy.stop - 0.5, sy.start - 0.5))
+            ax.set_title(f"error y-t at x={col_x}", fontsize=9)
+            ax.set_xlabel("frame", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_yticks([])
+        colorbar(fig, im, list(axes[-1, :]), f"|error| (input units), 0–{emax:.3g}")
+    where = f" · crop y {sy.start}:{sy.stop}, x {sx.start}:{sx.stop}" if cropped else ""
+    fig.suptitle(f"mri-recon · {method} · {T} frame{'s' if T > 1 else ''}, {inputs['kspace'].shape[1]} coils"
+                 f"{where}", fontsize=10)
     save(fig, path, fmt)

@@ -11,6 +11,8 @@ the normalised k-space.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from sensekit.io.errors import ConfigError
@@ -264,15 +266,47 @@ def rdledm(E, y, cfg, *, callbacks=()):
 METHODS = {
     "rdledm": (rdledm, "RDLEDM: low rank + image-domain error, double TV, double nuclear norm, primal-dual "
                        "(Tan, Qing, Xu 2023; objective inferred from the abstract)"),
-    "ls": (ls, "low rank + sparse in temporal Fourier (Otazo et al. 2015), the default"),
+    "ls": (ls, "low rank + sparse in temporal Fourier (Otazo et al. 2015), the default for a dynamic series"),
     "kt-slr": (kt_slr, "k-t SLR: Schatten-p/nuclear norm of the Casorati matrix + TV, penalty splitting with "
                        "continuation (Lingala et al. 2011)"),
-    "tv": (tv, "spatial (isotropic) + temporal total variation, primal-dual"),
+    "tv": (tv, "spatial (isotropic) + temporal total variation, primal-dual; the default for a static image"),
     "wavelet": (wavelet, "l1 of orthonormal 2-D wavelet detail coefficients, FISTA (Lustig et al. 2007)"),
     "cg-sense": (cg_sense, "CG-SENSE: conjugate gradient on the SENSE normal equations"),
     "zero-filled": (zero_filled, "zero-filled inverse FFT with coil combination (baseline)"),
 }
 
+
+
+#: The default ``method="auto"``: the method chosen for each input by its number of frames T.  Measured
+#: (brain16 16-coil real k-space, T = 1, acceleration 4, ESPIRiT maps, default weights; PSNR / SSIM):
+#: tv 30.96 dB / 0.917 in 1.2 s, rdledm 30.84 / 0.915, wavelet 30.40 / 0.926 in 3.9 s, cg-sense 29.28 / 0.896,
+#: zero-filled 23.24 / 0.738.  ls and kt-slr model a time series and refuse T = 1.
+AUTO = {"dynamic": "ls", "static": "tv"}
+
+
+def resolve(method: str, frames: int) -> str:
+    """The method that runs for ``method`` on an input of ``frames`` frames (``auto``: see :data:`AUTO`)."""
+    if method != "auto":
+        return method
+    return AUTO["dynamic"] if frames >= 2 else AUTO["static"]
+
+
+def auto(E, y, cfg, *, callbacks=()):
+    """The default: ``ls`` for a dynamic series (T ≥ 2), ``tv`` for a static image (T = 1) (:data:`AUTO`).
+
+    The chosen method is reported in ``info["method"]`` (and so in the output's provenance).
+    """
+    chosen = resolve("auto", E.in_shape[0])
+    sub = dataclasses.replace(cfg, method=chosen)
+    for cb in callbacks:   # a progress bar sized for the dynamic default learns the chosen method's bound
+        if hasattr(cb, "set_total"):
+            cb.set_total(params.value(sub, chosen, "max_iter"))
+    x, iters, info = METHODS[chosen][0](E, y, sub, callbacks=callbacks)
+    return x, iters, {**info, "method": chosen}
+
+
+METHODS = {"auto": (auto, f"the default: {AUTO['dynamic']} for a dynamic series (T >= 2), {AUTO['static']} for "
+                          f"a static image (T = 1); the method run is recorded in the provenance"), **METHODS}
 
 # --- rim: learned recurrent inference machine (code in rim.py; `sensekit train mri-recon` trains it) ---
 from .rim import rim  # noqa: E402

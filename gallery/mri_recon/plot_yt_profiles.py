@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from sensekit.app import get_app, make_config
 from sensekit.app.runner import run_sample, simulated_sample
-from sensekit.plot import quick
+from sensekit.plot import colorbar, quick, robust_max
 
 torch.set_num_threads(1)
 QUICK = quick()
@@ -30,19 +30,19 @@ rows = {"reference": ref}
 for method in ("zero-filled", "cg-sense", "ls"):
     opts = {"method": method, **(app.quick_options if QUICK else {})}
     res = run_sample(app, inputs, make_config(app.Config, opts), device=torch.device("cpu"), seed=0)
-    rows[f"{method} (PSNR {res.metrics['psnr']:.1f} dB)"] = np.abs(res.outputs["recon"])
+    rows[f"{method}\n(series PSNR {res.metrics['psnr']:.1f} dB)"] = np.abs(res.outputs["recon"])
 
-fig, axes = plt.subplots(1, len(rows) + 1, figsize=(2.6 * (len(rows) + 1), 3.2))
-axes[0].imshow(ref[0], cmap="gray")
+vmax = robust_max(ref, 99.5)
+fig, axes = plt.subplots(1, len(rows) + 1, figsize=(2.6 * (len(rows) + 1) + 1.0, 3.4), layout="constrained")
+axes[0].imshow(ref[0], cmap="gray", vmin=0, vmax=vmax)
 axes[0].axvline(col, color="tab:orange", lw=1)
 axes[0].set_title("frame 0 and the profile line", fontsize=9)
-vmax = float(ref.max())
 for ax, (name, series) in zip(axes[1:], rows.items()):
-    ax.imshow(series[:, :, col].T, cmap="gray", aspect="auto", vmin=0, vmax=vmax, interpolation="nearest")
+    im = ax.imshow(series[:, :, col].T, cmap="gray", aspect="auto", vmin=0, vmax=vmax, interpolation="nearest")
     ax.set_title(name, fontsize=9)
     ax.set_xlabel("frame")
 for ax in axes:
     ax.set_yticks([])
 axes[0].set_xticks([])
-fig.tight_layout()
+colorbar(fig, im, list(axes), "|image| (phantom units; white = p99.5)")
 plt.show()

@@ -5,7 +5,7 @@ Background, foreground and mask of three real clips by rSVDdpd
 The LRSLibrary demo (cars on a road), escalator and shop clips, decoded from their AVI files (PyAV), as
 grey pixels × frames matrices; background by the rank-one robust SVD with density power divergence
 (α = 0.5, as in the paper's video runs), foreground = frame − background, mask by the automatic rule
-(|residual| > 3 σ̂, σ̂ the MAD of the residual; 3×3 opening).  The threshold used is in each row's title.
+(absolute residual above 3 σ̂, σ̂ the MAD of the residual; 3×3 opening).  The threshold used is in each row's title.
 """
 # %%
 import matplotlib.pyplot as plt

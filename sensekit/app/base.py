@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import typing
 from typing import Callable, Sequence
 
@@ -32,6 +33,36 @@ def _field_type(cls, f):
     return hints.get(f.name, type(f.default))
 
 
+def _strict_int(value) -> int:
+    """An integer from an int, an integral float or a string (``12``, ``-3``, ``1e3``); ValueError otherwise.
+
+    ``1.5e0`` or ``2.5`` are not integers (no silent truncation); ``1e400`` is an integer out of range.
+    """
+    import decimal
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    if isinstance(value, str):
+        s = value.strip().replace("_", "")
+        if re.fullmatch(r"[+-]?\d+", s):
+            return int(s)
+        try:
+            d = decimal.Decimal(s)
+        except decimal.InvalidOperation:
+            raise ValueError from None
+        if not d.is_finite() or d != d.to_integral_value():
+            raise ValueError
+        if abs(d) >= 2 ** 64:
+            return 2 ** 64 if d > 0 else -2 ** 64   # out of range, reported by the caller
+        return int(d)
+    raise ValueError
+
+
 def _convert(cls, f, value, source: str):
     typ = _field_type(cls, f)
     origin = typing.get_origin(typ)
@@ -51,11 +82,11 @@ def _convert(cls, f, value, source: str):
                 return False
             raise ValueError
         if typ is int:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            v = _strict_int(value)
+            if not -2 ** 63 <= v < 2 ** 63:
+                raise ConfigError(f"option '{f.name}' {source}: {value!r} is out of range (an integer of at "
+                                  f"most 64 bits)")
+            return v
         if typ is float:
             if isinstance(value, bool):
                 raise ValueError
@@ -65,7 +96,9 @@ def _convert(cls, f, value, source: str):
             return v
         if typ is str:
             return str(value)
-    except (TypeError, ValueError):
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"option '{f.name}' {source}: cannot read {value!r} as {typ.__name__}") from None
     return value
 
@@ -113,6 +146,7 @@ def make_config(cls, values: dict, source: str = "in --set"):
 
 
 def config_dict(cfg) -> dict:
+    """``{option: value}`` of an options dataclass instance (what provenance and ``info`` show)."""
     return {f.name: getattr(cfg, f.name) for f in config_fields(type(cfg))}
 
 

@@ -44,6 +44,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from typing import Callable
 
@@ -126,6 +127,7 @@ class FileTask:
     resume: bool = False
     plot: str | None = None   # figure format written beside the output, or None
     app_target: str = ""      # "module:Class" of the app, so that any worker (Dask too) can load it
+    skip: str = ""            # why this input is listed but not processed (a dot-named file)
 
 
 @dataclasses.dataclass
@@ -145,6 +147,62 @@ class FileReport:
     metrics: dict = dataclasses.field(default_factory=dict)
 
 
+# ----------------------------------------------------------------------------- the output folder's lock
+@contextlib.contextmanager
+def output_lock(out_dir: str, created: bool = False):
+    """One batch at a time per output folder: an advisory ``flock`` on ``OUT/.sensekit-batch/lock``.
+
+    Only the owner removes the lock file (while still holding it): a refused batch leaves it alone,
+    so that a third batch is refused too.  A lock file removed by its owner between another batch's
+    ``open`` and ``flock`` is noticed (the locked file is no longer the one at the path) and retried.
+    ``created``: the batch made ``out_dir``; a batch that fails (e.g. no connection to ``--scheduler``)
+    removes it again when it is left empty.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    work = os.path.join(out_dir, WORK_DIR)
+    path = os.path.join(work, "lock")
+    fd = None
+    for _ in range(50):
+        os.makedirs(work, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:   # the owner removed the work folder just now
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"-o {out_dir}: another batch is writing to this folder") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)   # we locked a file its owner had just removed: try again on the current one
+        fd = None
+    if fd is None:
+        raise ConfigError(f"-o {out_dir}: cannot take the batch lock {path}")
+    try:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)   # still locked by us: nobody else owns this file
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(work)
+        if created and sys.exc_info()[0] is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)   # only when empty
+
+
 # ----------------------------------------------------------------------------- planning
 def _folder_is_input(app, path: str) -> bool:
     """Whether ``path`` is a folder that the app takes as ONE input (it holds files matching ``folder_patterns``)."""
@@ -154,7 +212,89 @@ def _folder_is_input(app, path: str) -> bool:
     return any(os.path.isfile(p) for pat in pats for p in glob.glob(os.path.join(glob.escape(path), pat)))
 
 
-def find_inputs(app, spec: str, out_dir: str | None = None) -> list[str]:
+def _component_regex(part: str) -> str:
+    """One path component's glob (``*``, ``?``, ``[...]``) as a regex that never crosses ``/``."""
+    import re
+    out, i = "", 0
+    while i < len(part):
+        c = part[i]
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[" and "]" in part[i + 2:] + part[i + 1:i + 2]:
+            j = part.index("]", i + 2) if part[i + 1:i + 2] == "]" else part.index("]", i + 1)
+            inner = part[i + 1:j]
+            inner = "^" + inner[1:] if inner.startswith("!") else inner
+            out += "[" + inner.replace("\\", "\\\\") + "]"
+            i = j
+        else:
+            out += re.escape(c)
+        i += 1
+    return out
+
+
+def _glob_regex(parts: list, *, hidden: bool):
+    """A regex for path components ``parts`` (``**`` = any number of components, ``*``/``?``/``[..]`` inside one).
+
+    Like :mod:`glob`, a wildcard does not match a leading dot unless ``hidden``.
+    """
+    import re
+    rx = ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "**":
+            comp = r"[^/]+" if hidden else r"(?!\.)[^/]+"
+            rx += f"(?:{comp}/)*" if not last else f"(?:{comp}(?:/{comp})*)?"
+            continue
+        body = _component_regex(part)
+        if not hidden and not part.startswith("."):
+            body = r"(?!\.)" + body
+        rx += body + ("" if last else "/")
+    return re.compile(rx + r"\Z", re.DOTALL)
+
+
+def walk_glob(spec: str) -> tuple[list, list]:
+    """``(matches, hidden)`` of a glob with ``**``, following each real directory once.
+
+    :func:`glob.glob` follows a symlink loop until the path length limit (one file found dozens of
+    times; two loops never end).  Here every directory reached by a symlink whose real directory was
+    already visited is not entered again.  ``hidden`` are the matches that only a dot-named component
+    keeps out (listed as skipped by :func:`plan`, never silently ignored).
+    """
+    parts = [p for p in spec.split(os.sep)]
+    absolute = spec.startswith(os.sep)
+    parts = [p for p in parts if p]
+    i = next((j for j, p in enumerate(parts) if glob.has_magic(p)), len(parts))
+    base = (os.sep if absolute else "") + os.sep.join(parts[:i]) or "."
+    rest = parts[i:]
+    if not rest or not os.path.isdir(base):
+        return (glob.glob(spec), []) if not rest else ([], [])
+    visible, anyname = _glob_regex(rest, hidden=False), _glob_regex(rest, hidden=True)
+    seen, found, hidden = set(), [], []
+    for d, dirs, files in os.walk(base, followlinks=True):
+        try:
+            st = os.stat(d)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort(key=lambda x: (os.path.islink(os.path.join(d, x)), x))   # real folders before links to them
+        rel_dir = os.path.relpath(d, base)
+        for name in sorted(files) + list(dirs):
+            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+            rel_s = rel.replace(os.sep, "/")
+            if visible.match(rel_s):
+                found.append(os.path.join(d, name))
+            elif anyname.match(rel_s):
+                hidden.append(os.path.join(d, name))
+    return found, hidden
+
+
+def find_inputs(app, spec: str, out_dir: str | None = None, hidden: list | None = None) -> list[str]:
     """Input files named by a folder (its files matching ``app.batch_patterns``), a glob or one file.
 
     When the app declares ``folder_patterns`` (a folder of frames is one input), a folder is
@@ -164,6 +304,7 @@ def find_inputs(app, spec: str, out_dir: str | None = None) -> list[str]:
     them up again).  :class:`ConfigError` when nothing matches.
     """
     spec = os.path.expanduser(str(spec))
+    skipped: set = set()
     if os.path.isdir(spec):
         if _folder_is_input(app, spec):
             found, where = {spec.rstrip(os.sep) or spec}, spec
@@ -171,22 +312,37 @@ def find_inputs(app, spec: str, out_dir: str | None = None) -> list[str]:
             found = set()
             for pat in app.batch_patterns:
                 found.update(p for p in glob.glob(os.path.join(glob.escape(spec), pat)) if os.path.isfile(p))
+                if sys.version_info >= (3, 11):
+                    skipped.update(p for p in glob.glob(os.path.join(glob.escape(spec), pat), include_hidden=True)
+                                   if os.path.isfile(p) and os.path.basename(p).startswith("."))
             found.update(p for p in glob.glob(os.path.join(glob.escape(spec), "*")) if _folder_is_input(app, p))
             where = f"folder {spec} (patterns {', '.join(app.batch_patterns)}" + (
                 f"; folders of {', '.join(app.folder_patterns)}" if getattr(app, "folder_patterns", ()) else "") + ")"
     elif glob.has_magic(spec):
-        found = {p for p in glob.glob(spec, recursive=True) if os.path.isfile(p) or _folder_is_input(app, p)}
+        if "**" in spec:
+            matches, dots = walk_glob(spec)
+        else:
+            matches = glob.glob(spec)
+            dots = [p for p in glob.glob(spec, include_hidden=True) if p not in set(matches)] \
+                if sys.version_info >= (3, 11) else []
+        found = {p for p in matches if os.path.isfile(p) or _folder_is_input(app, p)}
+        skipped.update(p for p in dots if os.path.isfile(p) or _folder_is_input(app, p))
         where = f"pattern {spec}"
     elif os.path.exists(spec):
         found, where = {spec}, spec
     else:
         raise ConfigError(f"{spec}: no such file or folder")
     paths = sorted({os.path.abspath(p) for p in found})
+    dots = sorted({os.path.abspath(p) for p in skipped} - set(paths))
     if out_dir is not None:
         out = os.path.abspath(out_dir) + os.sep
         paths = [p for p in paths if not p.startswith(out)]
+        dots = [p for p in dots if not p.startswith(out)]
+    if hidden is not None:
+        hidden.extend(dots)
     if not paths:
-        raise ConfigError(f"no input files in {where}")
+        extra = f" ({len(dots)} dot-named file(s) skipped, e.g. {dots[0]})" if dots else ""
+        raise ConfigError(f"no input files in {where}{extra}")
     return paths
 
 
@@ -209,7 +365,10 @@ def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "
     from .registry import app_target
     target = app_target(app.name) or ""
     out_dir = os.path.abspath(out_dir)
-    inputs = find_inputs(app, spec, out_dir)
+    hidden: list = []
+    inputs = find_inputs(app, spec, out_dir, hidden)
+    skips = {p: "dot-named (hidden) file: not processed; rename it or name it explicitly" for p in hidden}
+    inputs = sorted(inputs + hidden)
     root = os.path.commonpath([os.path.dirname(p) for p in inputs])
     tasks = []
     for i, (src, rel) in enumerate(zip(inputs, output_names(inputs))):
@@ -217,7 +376,8 @@ def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "
                               workdir=os.path.join(out_dir, WORK_DIR, rel + ".parts"),
                               workroot=os.path.join(out_dir, WORK_DIR),
                               name=os.path.relpath(src, root), options=config_dict(config), seed=int(seed),
-                              device=device, resume=bool(resume), plot=plot, app_target=target))
+                              device=device, resume=bool(resume), plot=plot, app_target=target,
+                              skip=skips.get(src, "")))
     return tasks
 
 
@@ -300,7 +460,7 @@ def write_part(app, path: str, res, index: int) -> None:
     from ..io.hdf5 import write_h5
     from .runner import output_datasets
     groups = {"sample": {"index": index, "iterations": res.iterations, "seconds": res.seconds, "done": True,
-                         "stop_reason": res.stop_reason,
+                         "stop_reason": res.stop_reason, "method": res.method,
                          "history_summary": json.dumps(res.history, sort_keys=True) if res.history else ""},
               "metrics": res.metrics}
     write_h5(path, output_datasets(app, res.outputs, False), groups=groups)
@@ -331,7 +491,27 @@ def read_part(path: str):
         hist = s.get("history_summary") or ""
         return SampleResult(outputs=outputs, metrics=metrics, iterations=int(s["iterations"]),
                             seconds=float(s["seconds"]), stop_reason=str(s.get("stop_reason", "") or ""),
-                            history=json.loads(hist) if hist else None, part=path if streamed else None)
+                            history=json.loads(hist) if hist else None, part=path if streamed else None,
+                            method=str(s.get("method", "") or ""))
+
+
+def remove_stale_temporaries(task: FileTask) -> list:
+    """Delete the hidden ``.NAME.*.tmp`` files a killed run left beside this file's output, figure and samples.
+
+    Safe on ``--resume``: the batch holds the output folder's lock and the workers of a killed batch
+    died with it, so no writer owns them.  Returns the removed paths.
+    """
+    pats = [os.path.join(glob.escape(os.path.dirname(task.output)), "." + glob.escape(os.path.basename(p)) + ".*.tmp")
+            for p in (task.output, *([_figure_path(task)] if task.plot else []))]
+    if os.path.isdir(task.workdir):
+        pats.append(os.path.join(glob.escape(task.workdir), ".*.tmp"))
+    removed = []
+    for pat in pats:
+        for p in glob.glob(pat):
+            with contextlib.suppress(OSError):
+                os.remove(p)
+                removed.append(p)
+    return removed
 
 
 def _figure_path(task: FileTask) -> str:
@@ -351,7 +531,12 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
 
     t0 = time.perf_counter()
     rep = FileReport(index=task.index, name=task.name, status="failed", output=task.output)
+    if task.skip:
+        rep.status, rep.reason = "skipped", task.skip
+        return rep
     try:
+        if task.resume:
+            remove_stale_temporaries(task)
         if task.resume and os.path.exists(task.output):
             rep.status, rep.reason = "skipped", "output exists (--resume)"
             if os.path.isdir(task.workdir):
@@ -477,6 +662,48 @@ def summary_table(reports: list[FileReport]) -> str:
     tail = ", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("done", "skipped", "failed"))
     lines.append(f"{tail} (of {len(reports)} files)")
     return "\n".join(line.rstrip() for line in lines)
+
+
+SUMMARY_FIELDS = ("file", "status", "reason", "seconds", "samples", "output")
+
+
+def summary_rows(reports: list[FileReport]) -> list[dict]:
+    """One plain dict per file (in input order): file, status, reason, seconds, samples, output, metrics."""
+    rows = []
+    for r in sorted(reports, key=lambda r: r.index):
+        rows.append({"file": r.name, "status": r.status, "reason": r.reason, "seconds": round(float(r.seconds), 4),
+                     "samples": r.samples, "output": r.output if r.status == "done" or os.path.exists(r.output)
+                     else "", "metrics": {k: float(v) for k, v in r.metrics.items()}})
+    return rows
+
+
+def write_summary(reports: list[FileReport], out_dir: str, *, app: str = "") -> tuple[str, str]:
+    """``OUT_DIR/summary.json`` and ``summary.csv`` (atomically): one record / row per input file.
+
+    The JSON holds ``{"app", "counts": {status: n}, "files": [row, ...]}`` with each row's metrics as a
+    table; the CSV has the columns :data:`SUMMARY_FIELDS` then one ``metric:NAME`` column per metric
+    seen in any file (empty where a file has none).  Returns the two paths.
+    """
+    import csv
+    from ..io.hdf5 import atomic_path
+    rows = summary_rows(reports)
+    counts = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    jpath, cpath = os.path.join(out_dir, "summary.json"), os.path.join(out_dir, "summary.csv")
+    with atomic_path(jpath) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump({"app": app, "counts": counts, "files": rows}, fh, indent=1, default=str)
+            fh.write("\n")
+    names = sorted({k for r in rows for k in r["metrics"]})
+    with atomic_path(cpath) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*SUMMARY_FIELDS, *(f"metric:{k}" for k in names)])
+            for r in rows:
+                w.writerow([("" if r[k] is None else r[k]) for k in SUMMARY_FIELDS]
+                           + [repr(r["metrics"][k]) if k in r["metrics"] else "" for k in names])
+    return jpath, cpath
 
 
 def task_token(tasks: list[FileTask]) -> str:

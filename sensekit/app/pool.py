@@ -27,6 +27,8 @@ from .batch import FileReport, FileTask, Interrupted, check_stop, process_file, 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: how long ``--scheduler`` waits to reach the cluster
 CONNECT_TIMEOUT = "20s"
+#: seconds to wait for a file's report once its output exists (``$SENSEKIT_DASK_RESULT_TIMEOUT``)
+RESULT_TIMEOUT = 120.0
 
 
 def interruptible():
@@ -58,8 +60,38 @@ def run_inline(tasks: list[FileTask], on_event: Callable, state: dict) -> list[F
 
 
 # ----------------------------------------------------------------------------- local processes
-def _worker_main(wid: int, tasks, events, threads: int | None, device_index: int | None):
-    """A worker process: take tasks until the sentinel; SIGTERM/SIGINT stop it after reporting."""
+def die_with_parent(parent: int | None) -> str:
+    """Make this process end when ``parent`` (the batch process) ends, even by SIGKILL (the OOM killer).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere (or if that fails) a daemon thread that
+    polls the parent pid twice a second.  A parent already gone ends this process at once.  Without
+    this, workers of a killed batch would go on writing without the lock and race a ``--resume``.
+    Returns how ("prctl" or "watchdog").
+    """
+    import sys
+    import threading
+    how = "watchdog"
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:   # 1 = PR_SET_PDEATHSIG
+                how = "prctl"
+    if parent is not None and os.getppid() != parent:   # died before the prctl took effect
+        os._exit(1)
+    if how == "watchdog" and parent is not None:
+        def watch():
+            while True:
+                time.sleep(0.5)
+                if os.getppid() != parent:
+                    os._exit(1)
+        threading.Thread(target=watch, name="sensekit-parent-watchdog", daemon=True).start()
+    return how
+
+
+def _worker_main(wid: int, tasks, events, threads: int | None, device_index: int | None, parent: int | None = None):
+    """A worker process: take tasks until the sentinel; SIGTERM/SIGINT stop it after reporting; dies with its parent."""
+    die_with_parent(parent)
     with stop_on_signals(_SIGNALS):
         _worker_loop(wid, tasks, events, threads, device_index)
 
@@ -124,8 +156,8 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
     def start():
         wid = next_wid[0]
         next_wid[0] += 1
-        p = ctx.Process(target=_worker_main, args=(wid, task_q, ev_q, threads, wid % ngpu if ngpu > 1 else None),
-                        daemon=True, name=f"sensekit-batch-{wid}")
+        p = ctx.Process(target=_worker_main, args=(wid, task_q, ev_q, threads, wid % ngpu if ngpu > 1 else None,
+                                                   os.getpid()), daemon=True, name=f"sensekit-batch-{wid}")
         p.start()
         procs[wid] = p
 
@@ -240,14 +272,7 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
         futures = client.map(process_file, tasks, key=[f"sensekit-batch-{token}-{t.index}" for t in tasks],
                              pure=False, retries=0)
         idx_of = {f.key: t.index for f, t in zip(futures, tasks)}
-        for fut in as_completed(futures, loop=client.loop):
-            idx = idx_of[fut.key]
-            try:
-                rep = fut.result()
-            except Exception as e:   # the worker died or the task could not run
-                t = by_index[idx]
-                rep = FileReport(index=idx, name=t.name, status="failed", output=t.output, error="other",
-                                 reason=f"dask: {type(e).__name__}: {' '.join(str(e).split())[:200]}")
+        for idx, rep in _dask_results(client, futures, idx_of, by_index, as_completed):
             reports[idx] = rep
             on_event("report", idx, rep)
             check_stop()
@@ -262,6 +287,72 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
         with contextlib.suppress(Exception):
             client.close()
     return [reports.get(t.index) or _not_started(t) for t in tasks]
+
+
+def result_timeout() -> float:
+    """Seconds ``--scheduler`` waits for a file's report once its output exists ($SENSEKIT_DASK_RESULT_TIMEOUT)."""
+    raw = os.environ.get("SENSEKIT_DASK_RESULT_TIMEOUT", "").strip()
+    if not raw:
+        return RESULT_TIMEOUT
+    try:
+        v = float(raw)
+        if not v > 0 or v == float("inf"):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"$SENSEKIT_DASK_RESULT_TIMEOUT={raw!r}: expected a positive number of seconds") from None
+    return v
+
+
+def _dask_results(client, futures, idx_of, by_index, as_completed, poll: float = 1.0):
+    """``(index, FileReport)`` as the cluster returns them, with a heartbeat instead of waiting for ever.
+
+    Every ``poll`` seconds: a lost scheduler connection fails the files still out (finished samples
+    stay for ``--resume``); a file whose output already exists but whose report has not come back
+    within :func:`result_timeout` seconds is reported done with that note (the output is final: it
+    appears only by an atomic rename), so that a cluster that cannot return results never hangs the batch.
+    """
+    def failed(idx, why):
+        t = by_index[idx]
+        return FileReport(index=idx, name=t.name, status="failed", output=t.output, error="other", reason=why)
+
+    ac = as_completed(futures, loop=client.loop)
+    pending = {f.key: f for f in futures}
+    written: dict = {}
+    limit = result_timeout()
+    while pending:
+        got = False
+        for fut in ac.next_batch(block=False):
+            got = True
+            pending.pop(fut.key, None)
+            idx = idx_of[fut.key]
+            try:
+                rep = fut.result()
+            except Exception as e:   # the worker died or the task could not run
+                rep = failed(idx, f"dask: {type(e).__name__}: {' '.join(str(e).split())[:200]}")
+            yield idx, rep
+        if got or not pending:
+            continue
+        time.sleep(poll)
+        check_stop()
+        if client.status not in ("running", "connecting"):
+            for key in list(pending):
+                pending.pop(key)
+                yield idx_of[key], failed(idx_of[key], f"dask: lost the connection to the scheduler (client "
+                                          f"{client.status}); finished samples kept for --resume")
+            return
+        now = time.monotonic()
+        for key in list(pending):
+            t = by_index[idx_of[key]]
+            if not os.path.exists(t.output):
+                continue
+            since = written.setdefault(key, now)
+            if now - since >= limit:
+                pending.pop(key)
+                with contextlib.suppress(Exception):
+                    client.cancel([futures[[f.key for f in futures].index(key)]])
+                yield t.index, FileReport(index=t.index, name=t.name, status="done", output=t.output,
+                                          reason=f"output written, but the cluster did not return its report "
+                                                 f"within {limit:g} s (metrics not shown)")
 
 
 def run_tasks(tasks: list[FileTask], *, workers: int = 1, scheduler: str | None = None,

@@ -26,6 +26,8 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "gain-calib": ("sensekit.apps.gain_calib.app:GainCalib",
+                   "blind gain calibration: unknown sensor gains and signal from random-projection measurements"),
     "unmix": ("sensekit.apps.unmix.app:Unmix", "hyperspectral unmixing: endmembers and abundances"),
 }
 
@@ -90,6 +92,7 @@ def app_names(hidden: bool = False) -> list[str]:
 
 
 def app_summaries() -> list[tuple[str, str]]:
+    """``[(name, one-line summary)]`` of the built-in and plugin apps, without importing them."""
     out = [(n, s) for n, (_, s) in APPS.items()]
     for name, ep in sorted(_entry_points().items()):
         try:

@@ -33,7 +33,8 @@ from ..io.hdf5 import H5Input, write_h5, atomic_path
 from ..io.source import InputSource
 from .base import App, config_dict, to_numpy
 from .reduce import dumps, history_summary, reduce_metrics, scalar
-from .samples import SampleResult, move as _move, name_input, prepare_checked
+from .samples import (SampleResult, check_finite, linalg_errors, move as _move, name_input, numerical_failure,
+                      prepare_checked)
 
 __all__ = ["SampleResult", "RunResult", "SampleSource", "open_source", "open_samples", "run_sample", "run_samples",
            "assemble", "run_app", "stream_run", "write_result", "output_datasets", "simulated_sample", "sim_config",
@@ -152,6 +153,10 @@ def load_input(app: App, input_path: str | None, *, seed: int = 0, sim=None):
         return [src.get(i) for i in range(src.n_samples)], src.has_n, src.label
 
 
+def _short_msg(e: BaseException) -> str:
+    return " ".join(str(e).split())[:160]
+
+
 def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: int = 0, index: int = 0,
                callbacks: Sequence[Callable] = (), path: str | None = None, where: str = "") -> SampleResult:
     """Run the app on one prepared sample on ``device`` and score it.
@@ -163,13 +168,18 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
     """
     gen = make_generator(seed + index)
     t0 = time.perf_counter()
+    names = [s.name for s in app.inputs if s.name in sample] or [s.name for s in app.inputs if s.required]
     try:
         res = app.run(_move(sample, device), config, generator=gen, callbacks=list(callbacks))
     except InputError as e:
         if path is None:
             raise
-        raise name_input(e, path, where) from None
+        raise name_input(e, path, where, names) from None
+    except linalg_errors() as e:   # a factorisation that broke down (e.g. weights near the float range)
+        raise numerical_failure(app, config, f"failed numerically ({type(e).__name__}: {_short_msg(e)})",
+                                path=path, where=where, datasets=names) from None
     out_np = {k: to_numpy(v) for k, v in res.outputs.items()}   # the copy to the host waits for the device
+    check_finite(app, out_np, config, path=path, where=where, datasets=names)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     secs = time.perf_counter() - t0
@@ -181,7 +191,8 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
     return SampleResult(outputs=out_np, metrics={k: scalar(v) for k, v in metrics.items()},
                         iterations=int(res.iterations), seconds=secs,
                         stop_reason=str(info.get("stop_reason", "") or ""),
-                        history=history_summary(info.get("history"), res.iterations))
+                        history=history_summary(info.get("history"), res.iterations),
+                        method=str(info.get("method", "") or ""))
 
 
 def run_samples(app: App, samples: list, config, *, device: torch.device, seed: int = 0,
@@ -235,6 +246,10 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
                label: str) -> dict:
     """The ``provenance`` attributes of an output file (CONTRACTS.md), with per-sample stop reasons and histories.
 
+    ``method`` is the method that ran: when the app reports one per sample (``info["method"]``, e.g.
+    mri-recon's ``auto`` default), that one (a JSON list of one per sample if they differ); the
+    ``options`` JSON keeps the configured value.
+
     ``stop_reason`` is the sample's reason (a string) in a file without ``N``, a JSON list of one
     reason per sample with ``N``; ``history_summary`` likewise a JSON object or a JSON list of
     objects (see :func:`~sensekit.app.reduce.history_summary`).  Both are present only when the
@@ -252,6 +267,9 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
         "input": label,
         "seed": int(seed),
     }
+    if any(r.method for r in results):   # the configured method chose per input (options keep what was asked)
+        chosen = sorted({r.method for r in results if r.method})
+        prov["method"] = chosen[0] if len(chosen) == 1 else dumps([r.method for r in results])
     if any(r.stop_reason for r in results):
         reasons = [r.stop_reason for r in results]
         prov["stop_reason"] = dumps(reasons) if has_n else reasons[0]
@@ -376,6 +394,8 @@ def check_paths(input_path: str | None, output_path: str | None, plot_path: str 
     for p, what in ((output_path, "-o"), (plot_path, "--plot")):
         if p is None:
             continue
+        if os.path.isdir(p):
+            raise ConfigError(f"{what} {p}: is an existing folder; expected a file name")
         folder = os.path.dirname(os.path.abspath(p))
         if not os.path.isdir(folder):
             raise ConfigError(f"{what} {p}: folder {folder} does not exist")

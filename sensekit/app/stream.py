@@ -41,7 +41,7 @@ from ..core.random import make_generator
 from ..io.errors import InputError
 from .base import RunOutput, StreamInfo, to_numpy
 from .reduce import history_summary, reduce_metrics, scalar
-from .samples import SampleResult, move, prepare_checked
+from .samples import SampleResult, check_finite, linalg_errors, move, name_input, numerical_failure, prepare_checked
 
 
 def _tokens(layout) -> list:
@@ -176,7 +176,10 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
         per_block, weights, seconds = list(ck["metrics"]), list(ck["weights"]), float(ck["seconds"])
     else:
         info = StreamInfo(length=length, block=b, shapes={n: a.shape for n, a in lazy.items()}, attrs=attrs)
-        state = app.start_stream(info, config, generator=gen)
+        try:
+            state = app.start_stream(info, config, generator=gen)
+        except InputError as e:
+            raise name_input(e, src.path, where, list(lazy)) from None
         start, per_block, weights, seconds = 0, [], [], 0.0
     tok = app.stream_axis
     for s, e in blocks(length, b):
@@ -189,9 +192,18 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
         raw.update({n: lazy[n].take(a, s, e) for n, a in axes.items()})
         block = prepare_checked(app, raw, attrs, layouts, path=src.path,
                                 where=(where + ", " if where else "") + f"{tok} {s}:{e}")
-        out, state = app.run_block(move(block, device), state, config, start=s, generator=gen,
-                                   callbacks=list(callbacks))
+        try:
+            out, state = app.run_block(move(block, device), state, config, start=s, generator=gen,
+                                       callbacks=list(callbacks))
+        except InputError as err:   # e.g. a calibration that finds no signal in this block
+            raise name_input(err, src.path, (where + ", " if where else "") + f"{tok} {s}:{e}", list(lazy)) from None
+        except linalg_errors() as err:
+            raise numerical_failure(app, config, f"failed numerically ({type(err).__name__})", path=src.path,
+                                    where=(where + ", " if where else "") + f"{tok} {s}:{e}",
+                                    datasets=list(lazy)) from None
         out_np = {k: to_numpy(v) for k, v in out.items()}
+        check_finite(app, out_np, config, path=src.path, where=(where + ", " if where else "") + f"{tok} {s}:{e}",
+                     datasets=list(lazy))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - t0
@@ -212,9 +224,13 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
         if on_block is not None:
             on_block(e, length)
     t0 = time.perf_counter()
-    fin = app.finish_stream(state, config)
+    try:
+        fin = app.finish_stream(state, config)
+    except InputError as err:
+        raise name_input(err, src.path, where, list(lazy)) from None
     for name, v in fin.outputs.items():
         arr = to_numpy(v)
+        check_finite(app, {name: arr}, config, path=src.path, where=where, datasets=list(lazy))
         sink.put(name, arr, axes=app.output_axes(name, arr.ndim, arr.shape), index=index)
     seconds += time.perf_counter() - t0
     metrics = reduce_metrics(app, per_block, weights) if per_block else {}

@@ -10,6 +10,10 @@ def make_generator(seed: int | None = None, device: str | torch.device = "cpu") 
     if seed is None:
         g.seed()
     else:
+        if not -2 ** 63 <= int(seed) < 2 ** 64:
+            from ..io.errors import ConfigError
+            raise ConfigError(f"--seed {seed}: out of range; expected an integer of at most 64 bits "
+                              f"(with the sample index added: sample i uses seed + i)")
         g.manual_seed(int(seed))
     return g
 

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
-from .source import InputSource, LazyArray, _short
+from .source import InputSource, LazyArray, _short, check_declared_size
 
 _UMASK = os.umask(0o022)   # read once, at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -183,6 +183,65 @@ def _resolve(path, specs, shapes, dtypes, axes_attrs, *, prefer_n: bool) -> dict
     return out
 
 
+def local_object(f, name: str, path: str):
+    """The object ``name`` of the open file ``f``, or None when absent; refuses data stored outside the file.
+
+    Every component of ``name`` is followed link by link: an external link (or a soft link that
+    reaches one, i.e. leaves the file), a dangling soft link, a virtual dataset mapping another
+    file and a dataset whose raw data live in external files raise :class:`InputError` naming the
+    file and the dataset.  Nothing outside ``path`` is opened (issue 17).
+    """
+    import h5py
+
+    todo = [p for p in name.split("/") if p]
+    cur: list = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        at = "/" + "/".join(cur + [part])
+        try:
+            link = f.get(at, getlink=True)
+        except Exception as e:
+            raise InputError(f"{path}: cannot read the link '{at}' of dataset '{name}' ({_short(e)}); "
+                             f"is the file corrupt?") from None
+        if link is None:
+            if hops:
+                raise InputError(f"{path}: dataset '{name}' is a soft link to '{at}', which does not exist "
+                                 f"in the file (a dangling link)")
+            return None
+        if isinstance(link, h5py.ExternalLink):
+            raise InputError(f"{path}: dataset '{name}' is an external link to {link.filename}:{link.path} "
+                             f"(a link leaving the file); datasets must be stored in the input file")
+        if isinstance(link, h5py.SoftLink):
+            hops += 1
+            if hops > 64:
+                raise InputError(f"{path}: dataset '{name}' is a soft link that loops")
+            target = [p for p in str(link.path).split("/") if p]
+            if ".." in target:
+                raise InputError(f"{path}: dataset '{name}' is a soft link to '{link.path}' (outside the file's "
+                                 f"groups); datasets must be stored in the input file")
+            cur = target if str(link.path).startswith("/") else cur + target
+            todo = cur + todo
+            cur = []
+            continue
+        cur.append(part)
+    try:
+        obj = f["/" + "/".join(cur)] if cur else f["/"]
+    except Exception as e:
+        raise InputError(f"{path}: cannot open dataset '{name}' ({_short(e)}); is the file corrupt?") from None
+    if isinstance(obj, h5py.Dataset):
+        if obj.is_virtual:
+            others = sorted({vs.file_name for vs in obj.virtual_sources() if vs.file_name != "."})
+            if others:
+                raise InputError(f"{path}: dataset '{name}' is a virtual dataset mapping another file "
+                                 f"({', '.join(others)[:160]}); datasets must be stored in the input file")
+        if obj.external:
+            raise InputError(f"{path}: dataset '{name}' stores its data in external file(s) "
+                             f"({', '.join(str(e[0]) for e in obj.external)[:160]}); datasets must be stored "
+                             f"in the input file")
+    return obj
+
+
 class H5Input(InputSource):
     """Lazy, validated reader of an app input file (an :class:`~sensekit.io.source.InputSource`).
 
@@ -215,15 +274,22 @@ class H5Input(InputSource):
             raise InputError(f"{self.path}: cannot open as HDF5 ({_short(e)}); is the file truncated?") from None
         try:
             shapes, dtypes, attrs = {}, {}, {}
+            self._d = {}
             for spec in self.specs:
-                if spec.name in self._f:
-                    d = self._f[spec.name]
-                    if not hasattr(d, "shape"):
-                        raise InputError(f"{self.path}: '{spec.name}' is a group, expected a dataset")
+                d = local_object(self._f, spec.name, self.path)
+                if d is None:
+                    continue
+                if not hasattr(d, "shape"):
+                    raise InputError(f"{self.path}: '{spec.name}' is a group, expected a dataset")
+                try:
                     shapes[spec.name], dtypes[spec.name] = tuple(d.shape), d.dtype
                     a = d.attrs.get("axes")
-                    if a is not None:
-                        attrs[spec.name] = a.decode() if isinstance(a, bytes) else str(a)
+                except Exception as e:   # corrupt metadata (bit flips)
+                    raise InputError(f"{self.path}: cannot read the metadata of dataset '{spec.name}' "
+                                     f"({_short(e)}); is the file corrupt?") from None
+                self._d[spec.name] = d
+                if a is not None:
+                    attrs[spec.name] = a.decode() if isinstance(a, bytes) else str(a)
             self.resolved = resolve_layouts(self.path, self.specs, shapes, dtypes, attrs)
             ns = [r.shape[0] for r in self.resolved.values() if r.has_n]
             self.has_n = bool(ns)
@@ -237,13 +303,14 @@ class H5Input(InputSource):
     def _read_counts(self, spec: DatasetSpec):
         """Row counts of a ragged table in a multi-sample file (None: inferred from NaN padding per sample)."""
         cname = spec.counts_name
-        if cname not in self._f:
+        c = local_object(self._f, cname, self.path)
+        if c is None:
             return None
-        c = self._f[cname]
         n, pmax = self.resolved[spec.name].shape[:2]
         if not hasattr(c, "shape") or c.dtype.kind not in "iu" or tuple(c.shape) != (n,):
             raise InputError(f"{self.path}: dataset '{cname}' (row counts of '{spec.name}') must be integer "
                              f"with shape ({n},), got {getattr(c, 'dtype', 'a group')} {getattr(c, 'shape', '')}")
+        check_declared_size(self.path, cname, c.shape, c.dtype, "as row counts")
         counts = np.asarray(c[()], dtype=np.int64)
         if counts.min() < 0 or counts.max() > pmax:
             raise InputError(f"{self.path}: dataset '{cname}' holds counts outside 0..{pmax} "
@@ -260,7 +327,12 @@ class H5Input(InputSource):
 
     def attrs(self, name: str) -> dict:
         out = {}
-        for k, v in self._f[name].attrs.items():
+        try:
+            items = list(self._d[name].attrs.items())
+        except Exception as e:   # corrupt metadata
+            raise InputError(f"{self.path}: cannot read the attributes of dataset '{name}' ({_short(e)}); "
+                             f"is the file corrupt?") from None
+        for k, v in items:
             if isinstance(v, bytes):
                 v = v.decode()
             elif isinstance(v, np.generic):
@@ -280,7 +352,9 @@ class H5Input(InputSource):
         counts = self._counts.get(name) if res.has_n else None
         if counts is not None:
             return int(counts[i])
-        table = np.asarray(self._f[name][i] if res.has_n else self._f[name][()])
+        check_declared_size(self.path, name, res.shape[1:] if res.has_n else res.shape, self._d[name].dtype,
+                            "as a table")
+        table = np.asarray(self._d[name][i] if res.has_n else self._d[name][()])
         if table.dtype.kind not in "fc" or table.shape[0] == 0:
             return table.shape[0]
         pad = np.all(np.isnan(table.reshape(table.shape[0], -1)), axis=1)
@@ -294,7 +368,7 @@ class H5Input(InputSource):
             raise IndexError(i)
         out = {}
         for name, res in self.resolved.items():
-            d = self._f[name]
+            d = self._d[name]
             shape = res.shape[1:] if res.has_n else res.shape
             if self._spec(name).ragged:
                 shape = (self._rows_checked(name, i),) + tuple(shape[1:])

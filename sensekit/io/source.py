@@ -14,11 +14,76 @@ read their long inputs this way, block by block).
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ConfigError, InputError
+
+#: environment variable: the most bytes one read of an input dataset may declare (e.g. ``512M``, ``8G``)
+MAX_BYTES_ENV = "SENSEKIT_MAX_INPUT_BYTES"
+_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux MemAvailable, else free physical pages), or None."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    return None
+
+
+def max_input_bytes() -> int:
+    """The declared-size limit of one read of an input dataset.
+
+    ``$SENSEKIT_MAX_INPUT_BYTES`` (bytes, or with a K/M/G/T binary suffix) when set; otherwise a
+    quarter of the memory available now (the prepared sample, its device copy and the method's
+    work arrays need several times the raw size), at least 256 MiB (8 GiB where the available
+    memory cannot be read).  A file declaring more is refused before anything is read.
+    """
+    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if raw:
+        m = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:i?B)?", raw, flags=re.IGNORECASE)
+        if not m or int(m.group(1)) <= 0:
+            raise ConfigError(f"${MAX_BYTES_ENV}={raw!r}: expected a positive number of bytes, e.g. 512M or 8G")
+        return int(m.group(1)) * _UNITS[m.group(2).upper()]
+    avail = _available_memory()
+    return max(256 * 2 ** 20, avail // 4) if avail else 8 * 2 ** 30
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def check_declared_size(path: str, name: str, shape: tuple, dtype, what: str = "") -> None:
+    """:class:`InputError` naming file, dataset and size when reading ``shape`` x ``dtype`` exceeds the limit."""
+    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = max_input_bytes()
+    if nbytes > limit:
+        raise InputError(f"{path}: dataset '{name}' declares {human_bytes(nbytes)} {what or 'to read'} "
+                         f"(shape {tuple(int(d) for d in shape)}, {np.dtype(dtype)}), above the input limit of "
+                         f"{human_bytes(limit)} (set ${MAX_BYTES_ENV} to change it)")
+
+
+def _selection_shape(key: tuple, shape: tuple) -> tuple:
+    out = []
+    for k, d in zip(key, shape):
+        if isinstance(k, slice):
+            out.append(len(range(*k.indices(d))))
+        elif isinstance(k, (int, np.integer)):
+            continue
+        else:
+            out.append(int(np.size(k)) if not np.ndim(k) == 0 else 1)
+    return tuple(out)
 
 
 def _short(e: Exception) -> str:
@@ -82,6 +147,7 @@ class LazyArray:
 
     def __getitem__(self, key) -> np.ndarray:
         key = _normalise_key(key, self.ndim)
+        check_declared_size(self.path, self.name, _selection_shape(key, self.shape), self.dtype)
         try:
             arr = self._reader(key)
         except InputError:

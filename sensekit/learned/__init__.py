@@ -6,11 +6,12 @@ Trained weights that the project ships live in ``sensekit/learned/weights`` (see
 """
 from .cells import ConvGRUCell, ConvMGUCell, ConvIndRNNCell, CELLS
 from .rim import RIM, data_gradient, to_channels, from_channels
-from .io import save_model, load_model, read_model_card, model_paths
+from .io import save_model, load_model, read_model_card, model_paths, register_model, model_class, MODELS
 from .train import fit, step_loss, TrainResult
 
 __all__ = ["ConvGRUCell", "ConvMGUCell", "ConvIndRNNCell", "CELLS", "RIM", "data_gradient", "to_channels",
-           "from_channels", "save_model", "load_model", "read_model_card", "model_paths", "fit", "step_loss",
+           "from_channels", "save_model", "load_model", "read_model_card", "model_paths", "register_model",
+           "model_class", "MODELS", "fit", "step_loss",
            "TrainResult", "weights_path"]
 
 

@@ -25,7 +25,7 @@ class TrainResult:
 def step_loss(estimates: Sequence[torch.Tensor], target: torch.Tensor, *, kind: str = "mse") -> torch.Tensor:
     """Loss averaged over the steps of a recurrent estimator: (1/T) Σ_t ℓ(x_t, target).
 
-    ``kind`` is ``"mse"`` (mean |x_t − target|²) or ``"l1"`` (mean |x_t − target|); complex values allowed.
+    ``kind`` is ``"mse"`` (mean squared modulus of x_t − target) or ``"l1"`` (mean modulus); complex values allowed.
     """
     if kind not in ("mse", "l1"):
         raise ValueError(f"unknown loss {kind!r}; expected mse or l1")

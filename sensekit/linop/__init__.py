@@ -13,11 +13,12 @@ from .tensor import Unfold, ModeProduct, Kron, unfold, fold, mode_dot, multi_mod
 from .wavelet import Wavelet
 from .norm import opnorm
 from .sensing import MatrixSensing
+from .stack import Dense, VStack, HStack, BlockDiag, split, join
 
 __all__ = [
     "LinOp", "Adjoint", "Compose", "Sum", "Scale", "Identity", "cast_like",
     "Diag", "Multiply", "Mask", "Sample", "Reshape", "Permute", "Roll", "Pad", "Crop", "AxisSum", "Select", "Wavelet",
     "FFT", "fftc", "ifftc", "FiniteDiff", "Sense", "Unfold", "opnorm",
     "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
-    "MatrixSensing",
+    "MatrixSensing", "Dense", "VStack", "HStack", "BlockDiag", "split", "join",
 ]

@@ -22,7 +22,7 @@ def soft_threshold(x: torch.Tensor, t) -> torch.Tensor:
 
 
 class L1(Prox):
-    """g(x) = Σ lam_i · |x_i| (complex moduli for complex x).
+    """g(x) = Σ lam_i · abs(x_i) (complex moduli for complex x).
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ def variable_density_lines(n_frames: int, n_lines: int, accel: float, *, acs: in
     """Variable-density random phase-encode lines, different in every frame (k-t sampling).
 
     Each frame keeps the ``acs`` central lines plus lines drawn without
-    replacement with probability ∝ (1 − |k|/k_max)^power, so that exactly
+    replacement with probability ∝ (1 − abs(k)/k_max)^power, so that exactly
     ``round(n_lines / accel)`` lines are sampled per frame.
 
     Returns

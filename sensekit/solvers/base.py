@@ -13,6 +13,7 @@ one), so a CUDA run synchronises with the host only then.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any, Callable, Iterable
 
@@ -38,6 +39,8 @@ class Stop:
 
 
 class AnyOf(Stop):
+    """Stops when any of its criteria does (``a | b``); the first reason is reported."""
+
     def __init__(self, *crits: Stop):
         self.crits = [c for crit in crits for c in (crit.crits if isinstance(crit, AnyOf) else [crit])]
 
@@ -57,6 +60,8 @@ class AnyOf(Stop):
 
 
 class AllOf(Stop):
+    """Stops when all of its criteria do at the same check (``a & b``); the reasons are joined."""
+
     def __init__(self, *crits: Stop):
         self.crits = list(crits)
 
@@ -145,6 +150,8 @@ def _rel_change(x, prev):
     num2 = sum(torch.linalg.vector_norm(a - b) ** 2 for a, b in zip(xs, ps))
     den2 = sum(torch.linalg.vector_norm(a) ** 2 for a in xs)
     num, den = (v ** 0.5 for v in torch.stack([num2, den2]).tolist())
+    if not (math.isfinite(num) and math.isfinite(den)):
+        return float("nan")  # the iterate holds NaN or Inf: solve() stops with a "non-finite" reason
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
 
 
@@ -158,7 +165,8 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
     solver : object with ``init(problem, x0)`` and ``step(problem, state)``;
         optional ``measure(problem, state, prev) -> dict`` (extra history
         entries such as ``residual``), ``objective(problem, state)`` and
-        ``default_stop()``.
+        ``default_stop()``, and ``guard_stop(stop) -> Stop`` (wraps a caller's criterion so that the
+        solver's own guards still hold).
     problem : the problem object the solver understands.
     x0 : Tensor, optional
         Starting point (the solver's default otherwise).
@@ -173,9 +181,14 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
     Returns
     -------
     Result
+        ``stop_reason`` starts with ``"non-finite"`` when the iterate (or the recorded objective) became
+        NaN or Inf; the run stops at that check whatever ``stop`` says.
     """
     if stop is None:
         stop = solver.default_stop() if hasattr(solver, "default_stop") else MaxIter(100)
+    elif hasattr(solver, "guard_stop"):
+        # a solver's own guard (e.g. HQS: not before its continuation ends) survives a caller's criterion
+        stop = solver.guard_stop(stop)
     limit = stop.max_iter()
     if limit is None:
         raise ValueError(f"stop criterion {stop!r} has no iteration bound; combine it with MaxIter(n)")
@@ -200,6 +213,10 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
         history.append(info)
         for cb in callbacks:
             cb(info, state)
+        if math.isnan(info["rel_change"]) or not math.isfinite(info.get("objective", 0.0)):
+            # never iterate on (or hand back without saying so) a NaN/Inf iterate: the caller sees the reason
+            reason = f"non-finite iterate (NaN or Inf) at iteration {it}"
+            break
         r = stop.check(info)
         if r:
             reason = r
@@ -212,5 +229,6 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
 
 
 def default_stop(max_iter: int, tol: float | None) -> Stop:
+    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0."""
     s = MaxIter(max_iter)
     return s if tol is None or tol <= 0 else s | RelChange(tol)

@@ -110,7 +110,7 @@ def solve_targets(side: _Side, F, values, *, method: str, inner_iter: int, block
 
     Targets are processed in blocks of at most ``block_elems`` gathered entries
     (a memory bound, not a loop over rows): each block gathers its rows of F
-    once, O(|Ω_block| k), and solves all its regressions with batched products.
+    once, O(#Ω_block k), and solves all its regressions with batched products.
     """
     k = F.shape[-1]
     Fz = torch.cat([F, F.new_zeros(1, k)])
@@ -160,9 +160,9 @@ class AltMin:
     ----------
     rank : int
     method : {"sketch", "exact"}
-        ``exact``: per-column normal equations (Gram O(|Ω|k²) + Cholesky).
+        ``exact``: per-column normal equations (Gram O(#Ω·k²) + Cholesky).
         ``sketch``: CountSketch preconditioner + ``inner_iter`` preconditioned CG
-        steps from the sketch-and-solve point (O(|Ω|k) per CG step).
+        steps from the sketch-and-solve point (O(#Ω·k) per CG step).
     inner_iter : int
         CG refinement steps per least-squares solve (sketch method).
     power_iters, generator : spectral initialisation (randomised subspace iteration).
@@ -289,10 +289,10 @@ def complete(M: torch.Tensor, mask: torch.Tensor, rank: int, *, tol: float = 1e-
     Each half-step is one k-variable regression per column (row) on its
     observed entries.  Following Gu, Song, Yin & Zhang, these regressions are
     solved only approximately: a CountSketch ``S_t A_t`` (s rows, computed in
-    O(|Ω_t| k)) gives a preconditioner ``R`` with ``RᴴR = (S_t A_t)ᴴ S_t A_t``
+    O(#Ω_t k)) gives a preconditioner ``R`` with ``RᴴR = (S_t A_t)ᴴ S_t A_t``
     and the sketch-and-solve start ``x₀``, then a few preconditioned CG steps
-    refine it, O(|Ω| k) each — O(|Ω|k + n s k²) per half-step instead of the
-    O(|Ω| k² + n k³) of exact normal equations.  All regressions of a
+    refine it, O(#Ω k) each — O(#Ω·k + n s k²) per half-step instead of the
+    O(#Ω k² + n k³) of exact normal equations.  All regressions of a
     half-step run batched (rows gathered into a padded block, batched
     products and Cholesky; blocks only bound the memory), with no loop over
     rows or columns.  All samples are

@@ -71,6 +71,12 @@ class HQS:
         s = MaxIter(self.max_iter)
         return s if not self.tol else s | _AtMaxBeta(self.beta_max, RelChange(self.tol))
 
+    def guard_stop(self, stop: Stop) -> Stop:
+        """A caller's stop criterion, kept from firing before the continuation ends (except its iteration
+        bound): stopping at a small penalty weight would return the splitting's biased iterate."""
+        limit = stop.max_iter()
+        return _AtMaxBeta(self.beta_max, stop) if limit is None else MaxIter(limit) | _AtMaxBeta(self.beta_max, stop)
+
     def init(self, problem: PrimalDual, x0=None):
         if not isinstance(problem.f, LeastSquares):
             raise ValueError("HQS needs a LeastSquares data term")

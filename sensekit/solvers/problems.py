@@ -9,6 +9,7 @@ import torch
 from ..linop.base import LinOp
 from ..linop.norm import opnorm
 from ..prox.base import Prox, Zero
+from .krylov import cg_iterate
 
 
 @dataclasses.dataclass
@@ -64,7 +65,6 @@ class LeastSquares:
         """Solve (weight·AᴴA + shift·I) x = rhs (closed form or CG from x0)."""
         if self.A.has_solve_normal:
             return self.A.solve_normal(rhs / self.weight, shift / self.weight)
-        from .cg import cg_iterate
         N = self.A.N
         return cg_iterate(lambda v: self.weight * N(v) + shift * v, rhs, x0=x0,
                           max_iter=iters or self.inner_iter, tol=1e-10)

@@ -39,7 +39,7 @@ class DPDState:
     b: torch.Tensor       # right vector (..., n), unit norm
     lam: torch.Tensor     # singular value (...)
     sigma2: torch.Tensor  # error variance (...)
-    change: torch.Tensor  # max(|Δλ|, ‖Δa‖, ‖Δb‖) of the last sweep (0-d)
+    change: torch.Tensor  # max(abs(Δλ), ‖Δa‖, ‖Δb‖) of the last sweep (0-d)
     warm: bool = False    # lam, a, b hold an estimate that a warm-started fixed point may start from
 
     @property
@@ -161,7 +161,7 @@ def rsvd_dpd(X: torch.Tensor, rank: int, *, alpha: float = 0.3, tol: float = 1e-
         DPD robustness parameter in [0, 1] (0.3 recommended by the authors).
     tol : float
         Convergence tolerance ``eps`` of the fixed-point loops and of the
-        alternating sweeps (on |Δλ|, ‖Δa‖, ‖Δb‖ in IQR units).
+        alternating sweeps (on abs(Δλ), ‖Δa‖, ‖Δb‖ in IQR units).
     max_iter, inner_iter : int
         Caps on alternating sweeps per component and fixed-point steps per half-sweep.
     sigma_update : bool

@@ -29,7 +29,7 @@ def test_help_lists_only_working_commands():
     r = invoke("--help")
     assert r.exit_code == 0
     listed = {ln.split()[0] for ln in r.output.split("Commands:")[1].splitlines() if ln.strip()}
-    assert listed == {"apps", "info", "run", "batch", "simulate", "convert", "gallery", "train"}
+    assert listed == {"apps", "info", "run", "batch", "simulate", "convert", "gallery", "train", "export"}
     for cmd in listed:   # every listed command answers --help
         assert invoke(cmd, "--help").exit_code == 0
 

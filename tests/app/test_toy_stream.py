@@ -181,8 +181,10 @@ def test_a_folder_of_png_frames_is_one_input_in_run_and_batch(tmp_path):
     assert tree(one) == ["b.h5"]
     # a frame of another size names the file
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(clips / "a" / "frame99.png")
-    r = CliRunner().invoke(main, ["run", "toy-stream", "--input", str(clips / "a")])
+    # (with -o: without it a streamed run warns "result not saved" before it starts reading frames)
+    r = CliRunner().invoke(main, ["run", "toy-stream", "--input", str(clips / "a"), "-o", str(tmp_path / "bad.h5")])
     assert r.exit_code == 3 and "frame99.png" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.h5").exists()
 
 
 # ------------------------------------------------------------------------------ kill in the middle of a stream

@@ -228,7 +228,7 @@ def test_rim_on_cuda_matches_cpu():
 @pytest.mark.realdata
 def test_rat_cine_held_out(tmp_path):
     """The rat cine never entered training: simulated acquisition at acceleration 6, as in test_mri_recon."""
-    from test_mri_recon import _rat_cine_file
+    from helpers import rat_cine_file as _rat_cine_file
     src = tmp_path / "rat.h5"
     _rat_cine_file(src, accel=6)
     scores = {}
@@ -240,3 +240,41 @@ def test_rat_cine_held_out(tmp_path):
     print({m: (round(s["psnr"], 2), round(s["ssim"], 3)) for m, s in scores.items()})
     assert scores["rim"]["psnr"] >= scores["zero-filled"]["psnr"] + 3.0
     assert scores["rim"]["ssim"] > scores["zero-filled"]["ssim"]
+
+
+# ----------------------------------------------------------------------------- model registry
+class _TinyNet(torch.nn.Module):
+    def __init__(self, width: int = 3):
+        super().__init__()
+        self.width = width
+        self.lin = torch.nn.Linear(width, width)
+
+    @property
+    def config(self):
+        return {"width": self.width}
+
+
+def test_model_registry_round_trip_and_refusals(tmp_path):
+    import json
+
+    from sensekit.learned import MODELS, load_model, register_model, save_model
+    net = _TinyNet(4)
+    with pytest.raises(TypeError, match="register it first"):
+        save_model(net, tmp_path / "m")
+    register_model("tiny-test", f"{__name__}:_TinyNet")
+    try:
+        save_model(net, tmp_path / "m", meta={"card": "test"})
+        back, card = load_model(tmp_path / "m")
+        assert card["model"] == "tiny-test" and isinstance(back, _TinyNet)
+        assert torch.equal(back.lin.weight, net.lin.weight)
+    finally:
+        MODELS.pop("tiny-test")
+    # a card may only name registered kinds or torch modules inside sensekit
+    for kind, msg in [("os:system", "unknown model kind"), ("tiny-test", "unknown model kind"),
+                      ("sensekit.core.util:vdot", "not a torch.nn.Module"),
+                      ("sensekit.nowhere:X", "cannot be imported")]:
+        doc = json.loads((tmp_path / "m.json").read_text())
+        doc["model"] = kind
+        (tmp_path / "m.json").write_text(json.dumps(doc))
+        with pytest.raises(ValueError, match=msg):
+            load_model(tmp_path / "m")

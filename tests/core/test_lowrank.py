@@ -1,6 +1,4 @@
 """Low-rank decompositions: randomised SVD, PCP, GoDec, rSVDdpd on planted solutions."""
-import doctest
-import importlib
 
 import pytest
 import torch
@@ -178,14 +176,6 @@ def test_rsvd_dpd_rejects_complex():
 
 
 # ----------------------------------------------------------------------------- doctests and CUDA
-@pytest.mark.parametrize("mod", ["sensekit.solvers.rsvd", "sensekit.solvers.rpca", "sensekit.solvers.robust_svd",
-                                 "sensekit.solvers.completion", "sensekit.solvers.sensing",
-                                 "sensekit.solvers.subgm"])
-def test_doctests(mod):
-    failures, tried = doctest.testmod(importlib.import_module(mod), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert tried > 0 and failures == 0
-
-
 @pytest.mark.cuda
 def test_lowrank_decompositions_on_cuda():
     dev = torch.device("cuda")

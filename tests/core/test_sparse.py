@@ -1,5 +1,4 @@
 """Sparse recovery: OMP, simultaneous OMP, tensor OMP, SBL / M-SBL, Kronecker SBL (AM and SVD M-steps)."""
-import doctest
 import importlib
 import math
 
@@ -213,12 +212,6 @@ def test_sparse_bad_arguments():
         S.kron_sbl([A, A], torch.randn(25), mstep="em")
     with pytest.raises(TypeError):
         S.sbl(A, torch.randn(5), lam=1.0)
-
-
-@pytest.mark.parametrize("mod", ["sensekit.solvers.sparse", "sensekit.solvers.bayes"])
-def test_doctests(mod):
-    failures, tried = doctest.testmod(importlib.import_module(mod), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert tried > 0 and failures == 0
 
 
 @pytest.mark.cuda

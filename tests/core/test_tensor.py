@@ -1,6 +1,4 @@
 """Tensor operators (mode products, Kronecker, Khatri–Rao, unfold/fold) and decompositions (HOSVD, HOOI, CP-ALS)."""
-import doctest
-import importlib
 import itertools
 
 import pytest
@@ -267,12 +265,6 @@ def test_bad_arguments():
         S.cp_als(T, 2, init="nope")
     with pytest.raises(TypeError):
         S.cp_als(T, 2, lam=1.0)
-
-
-@pytest.mark.parametrize("mod", ["sensekit.solvers.tensor", "sensekit.linop.tensor"])
-def test_doctests(mod):
-    failures, tried = doctest.testmod(importlib.import_module(mod), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert tried > 0 and failures == 0
 
 
 @pytest.mark.cuda

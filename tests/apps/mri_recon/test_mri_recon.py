@@ -60,7 +60,7 @@ def test_static_image_and_ls_needs_frames(tmp_path):
     zf = tmp_path / "zf.h5"
     run("--input", src, "-o", zf, "--method", "zero-filled", "--quiet")
     assert metrics_of(out)["psnr"] > metrics_of(zf)["psnr"] + 3
-    r = run("--input", src, "-o", tmp_path / "x.h5")
+    r = run("--input", src, "-o", tmp_path / "x.h5", "--method", "ls")
     assert r.exit_code == 3 and "needs a dynamic series" in r.output and not (tmp_path / "x.h5").exists()
 
 

@@ -1,0 +1,1 @@
+"""gain-calib: blind gain calibration of sensor arrays from random projections."""
