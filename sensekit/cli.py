@@ -479,10 +479,14 @@ def convert_cmd(app_name, src, output_path, sets, seed):
         fmt = detect_format(src)
         datasets, attrs = app.convert(src, fmt, cfg, make_generator(seed))
         notes = attrs.pop("descriptions", {})
+        extra = attrs.pop("dataset_attrs", {})    # {dataset: {attr: value}} an app's converter may set
+        dattrs = {k: {"description": v} for k, v in notes.items()}
+        for k, v in extra.items():
+            dattrs.setdefault(k, {}).update(v)
         prov = {"app": app.name, "converter": "sensekit convert", "options": json.dumps(config_dict(cfg), default=str),
                 "seed": seed, "sensekit_version": __version__, **attrs}
         write_h5(output_path, datasets, attrs={k: v for k, v in attrs.items() if k in ("acquisition", "simulated")},
-                 groups={"provenance": prov}, dataset_attrs={k: {"description": v} for k, v in notes.items()})
+                 groups={"provenance": prov}, dataset_attrs=dattrs)
         click.echo(f"wrote {output_path} ({attrs.get('acquisition', fmt)}): "
                    + ", ".join(f"{k} {tuple(v.shape)}" for k, (v, _) in datasets.items()))
 

@@ -32,6 +32,7 @@ APPS: dict[str, tuple[str, str]] = {
              "ISAC multi-dimensional parameter estimation (angle, range, velocity) from an OFDM channel tensor"),
     "us-subsample": ("sensekit.apps.us_subsample.app:USSubsample",
                      "learned (DPS) and fixed sub-sampling of ultrasound RF channel data, recovery and B-mode"),
+    "unmix": ("sensekit.apps.unmix.app:Unmix", "hyperspectral unmixing: endmembers and abundances"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"

@@ -1,0 +1,1 @@
+"""unmix: hyperspectral unmixing (endmembers and abundances), robust to bad bands."""

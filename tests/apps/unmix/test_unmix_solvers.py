@@ -1,0 +1,114 @@
+"""Unit checks of sensekit.solvers.unmixing on synthetic mixtures (seeded, small, one thread)."""
+import numpy as np
+import pytest
+import torch
+
+from sensekit.solvers import unmixing as U
+
+torch.set_num_threads(1)
+
+
+def _scene(P=4, B=60, N=900, alpha=0.4, snr_db=50.0, seed=0, pure=True):
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(0, 1, B)
+    E = np.stack([0.3 + 0.25 * np.sin(2 * np.pi * (k + 1) * wl / 1.7 + k) + 0.1 * k * wl for k in range(P)], 1)
+    E = np.clip(E, 0.02, None)
+    A = rng.dirichlet(np.full(P, alpha), size=N).T
+    if pure:
+        A[:, :P] = np.eye(P)
+    X = E @ A
+    X = X + np.sqrt(np.mean(X ** 2) / 10 ** (snr_db / 10)) * rng.standard_normal(X.shape)
+    return torch.from_numpy(X), torch.from_numpy(E), torch.from_numpy(A)
+
+
+def test_project_simplex_is_the_euclidean_projection():
+    g = torch.Generator().manual_seed(0)
+    V = torch.randn(5, 200, generator=g, dtype=torch.float64) * 2
+    Pj = U.project_simplex(V)
+    assert torch.all(Pj >= 0) and torch.allclose(Pj.sum(0), torch.ones(200, dtype=torch.float64))
+    # KKT: on the support, v - a is the same constant; off it, v - a <= that constant
+    for j in range(200):
+        d = V[:, j] - Pj[:, j]
+        on = Pj[:, j] > 1e-12
+        c = d[on].mean()
+        assert torch.allclose(d[on], c.expand(int(on.sum())), atol=1e-10)
+        assert torch.all(d[~on] <= c + 1e-10)
+
+
+def test_fcls_matches_an_active_set_solver():
+    from scipy.optimize import nnls
+    X, E, A = _scene(snr_db=20, seed=1)
+    Ah = U.fcls(X, E, iters=3000, tol=1e-12)
+    d = 1e3
+    Ea = np.vstack([E.numpy(), d * np.ones(E.shape[1])])
+    ref = np.stack([nnls(Ea, np.r_[X[:, j].numpy(), d])[0] for j in range(0, 900, 30)], 1)
+    assert np.abs(Ah[:, ::30].numpy() - ref).max() < 2e-3
+    assert torch.allclose(Ah.sum(0), torch.ones(900, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("extract", ["vca", "nfindr", "atgp"])
+def test_extraction_finds_the_pure_pixels(extract):
+    X, E, A = _scene(seed=2)
+    if extract == "vca":
+        Eh, idx = U.vca(X, 4, generator=torch.Generator().manual_seed(0))
+    elif extract == "nfindr":
+        Eh, idx = U.nfindr(X, 4)
+    else:
+        Eh, idx = U.atgp(X, 4)
+    s = U.unmixing_scores(Eh, None, E)
+    limit = 1.0 if extract != "atgp" else 5.0    # ATGP finds extreme but not always pure pixels
+    assert s["sad_mean_deg"] < limit, s
+
+
+def test_hysime_counts_the_endmembers():
+    for P in (3, 5):
+        X, _, _ = _scene(P=P, snr_db=35, seed=P)
+        k, info = U.hysime(X)
+        assert k == P, (P, k)
+
+
+def test_sunsal_recovers_the_support_of_a_library_mixture():
+    rng = np.random.default_rng(4)
+    B, L = 80, 25
+    wl = np.linspace(0, 1, B)
+    D = np.stack([0.4 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.3, 3) * wl + rng.uniform(0, 6)) for _ in range(L)], 1)
+    D = torch.from_numpy(np.clip(D, 0.02, None))
+    support = [2, 7, 11, 19]
+    A = torch.zeros(L, 500, dtype=torch.float64)
+    A[support] = torch.from_numpy(rng.dirichlet(np.ones(4), 500).T)
+    X = D @ A + 1e-4 * torch.from_numpy(rng.standard_normal((B, 500)))
+    for coll in (False, True):
+        Ah, info = U.sunsal(X, D, lam=1e-4, collaborative=coll, max_iter=2000, tol=1e-7)
+        found = sorted(int(i) for i in torch.nonzero(Ah.mean(1) > 0.01).flatten())
+        assert found == support, (coll, found)
+
+
+def test_rrlbs_objective_never_increases():
+    X, E, A = _scene(snr_db=30, seed=5)
+    X[::10] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::10].shape))   # gross-noise bands
+    E0, _ = U.vca(X, 4, generator=torch.Generator().manual_seed(1))
+    for lam, p in ((0.0, 0.5), (0.01, 0.5), (0.05, 1.0), (0.02, 0.3)):
+        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0)
+        obj = [h["objective"] for h in res.history]
+        assert len(obj) == 40
+        assert all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(obj, obj[1:])), (lam, p, obj)
+        assert obj[-1] < obj[0]
+
+
+def test_rrlbs_band_weights_flag_the_gross_noise_bands():
+    X, E, A = _scene(snr_db=40, seed=6)
+    bad = list(range(3, 60, 10))
+    X[bad] = torch.from_numpy(np.random.default_rng(1).uniform(0, float(X.max()), (len(bad), X.shape[1])))
+    _, _, res = U.rrlbs(X, 4, E0=U.vca(X, 4, generator=torch.Generator().manual_seed(0))[0], lam=0.0,
+                        max_iter=30)
+    g = res.state.g / res.state.g.max()
+    good = [b for b in range(60) if b not in bad]
+    assert float(g[bad].max()) < 0.5 * float(g[good].min())
+
+
+def test_unmixing_scores_match_and_align_scale():
+    X, E, A = _scene(seed=7)
+    perm = [2, 0, 3, 1]
+    s = U.unmixing_scores(E[:, perm] * 3.0, A[perm], E, A)
+    assert s["sad_mean_deg"] < 1e-6 and s["rmse_abundance"] < 1e-9
+    assert s["rmse_abundance_raw"] < 1e-9
