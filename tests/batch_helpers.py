@@ -46,6 +46,7 @@ def contents(path) -> dict:
             if group in f:
                 attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f[group].attrs.items()}
                 attrs.pop("wall_time_s", None)
+                attrs.pop("torch_threads", None)   # differs between `run` and --workers N (see test_batch_hardening)
                 out[group] = attrs
     return out
 

@@ -14,8 +14,8 @@ Guarantees
   done: an interrupted or failed file never leaves a partial output.
 * Every finished sample is a small file ``OUT/.sensekit-batch/<output>.parts/sample-NNNNNN.h5``
   (written atomically: its presence is the sample's done flag) next to a
-  ``task.json`` fingerprint of the app, options, seed, device type, versions and
-  input (path, size, mtime).  ``--resume`` skips files whose output exists and,
+  ``task.json`` fingerprint of the app, options, seed, device type, versions, torch
+  thread count and input (path, size, mtime).  ``--resume`` skips files whose output exists and,
   inside an unfinished file, samples whose flag exists when the fingerprint
   still matches (otherwise the file starts over).  Sample ``i`` always draws from
   a generator seeded ``seed + i``, and the final file is assembled from the
@@ -411,7 +411,10 @@ def _fingerprint(task: FileTask, device, n_samples: int, has_n: bool) -> dict:
     import torch
     return {"app": task.app, "options": json.dumps(task.options, sort_keys=True, default=str), "seed": task.seed,
             "device_type": device.type, "input": task.input, **input_stamp(task.input),
-            "n_samples": n_samples, "has_n": has_n, "sensekit": __version__, "torch": torch.__version__}
+            "n_samples": n_samples, "has_n": has_n, "sensekit": __version__, "torch": torch.__version__,
+            # the thread count changes the order of CPU reductions (the 7th digit): a resume with another
+            # --workers (threads per worker) starts the file over instead of mixing samples of both
+            "torch_threads": int(torch.get_num_threads())}
 
 
 def _write_json(path: str, data: dict) -> None:

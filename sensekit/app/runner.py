@@ -261,6 +261,7 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
         "options": json.dumps(config_dict(config), sort_keys=True, default=str),
         "sensekit_version": __version__,
         "torch_version": torch.__version__,
+        "torch_threads": int(torch.get_num_threads()),   # CPU reductions (and so the last digits) depend on it
         "device": str(device),
         "wall_time_s": float(sum(r.seconds for r in results)),
         "iterations": int(sum(r.iterations for r in results)),

@@ -57,6 +57,10 @@ def read_fastmri(path, *, slices=None) -> dict:
     except Exception:
         raise InputError(f"{p}: cannot open as HDF5; is the file truncated?") from None
     with f:
+        from .hdf5 import local_object
+        from .source import check_declared_size
+        for name in ("kspace", "ismrmrd_header", "mask"):   # data must live in the file (issue 17)
+            local_object(f, name, p)
         if "kspace" not in f or "ismrmrd_header" not in f:
             raise InputError(f"{p}: not a fastMRI-layout file (needs datasets 'kspace' and 'ismrmrd_header')")
         d = f["kspace"]
@@ -68,6 +72,7 @@ def read_fastmri(path, *, slices=None) -> dict:
         sel = list(range(d.shape[0])) if slices is None else [int(s) for s in slices]
         if any(not 0 <= s < d.shape[0] for s in sel):
             raise InputError(f"{p}: slices {sel} out of range (the file has {d.shape[0]})")
+        check_declared_size(p, "kspace", (len(sel),) + tuple(d.shape[1:]), d.dtype)
         try:
             k = np.asarray(d[sel] if slices is not None else d[()])
         except Exception:

@@ -164,3 +164,38 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     before = {f: os.stat(out / f).st_mtime_ns for f in tree(out)}
     time.sleep(1.0)
     assert {f: os.stat(out / f).st_mtime_ns for f in tree(out)} == before   # nothing writes any more
+
+
+def test_thread_count_is_in_provenance_and_resume_fingerprint(toy_file, tmp_path):
+    """Results depend on the torch thread count in the last digits: it is recorded, and a resume with another
+    count starts the unfinished file over instead of mixing samples of both."""
+    import json
+
+    import h5py
+    import torch
+    from sensekit.app.batch import _fingerprint, plan
+    from sensekit.app.registry import get_app
+    from sensekit.app.base import make_config
+    from sensekit.app.runner import device_of
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "s.h5").write_bytes(toy_file.read_bytes())
+    out = tmp_path / "out"
+    threads = torch.get_num_threads()
+    app = get_app("toy")
+    task = plan(app, str(src), str(out), make_config(app.Config, {}), resume=True)[0]
+    try:
+        torch.set_num_threads(1)
+        fp = _fingerprint(task, device_of("cpu"), 1, False)
+        os.makedirs(task.workdir)
+        with open(os.path.join(task.workdir, "task.json"), "w") as fh:   # an interrupted run with 1 thread
+            json.dump(fp, fh, sort_keys=True)
+        torch.set_num_threads(2)
+        r = CliRunner().invoke(main, ["batch", "toy", str(src), "-o", str(out), "--resume", "--device", "cpu"])
+        assert r.exit_code == 0, r.output
+        assert "restarted" in r.output, r.output       # not resumed from samples of the 1-thread run
+        assert fp["torch_threads"] == 1
+        with h5py.File(out / "s.h5") as f:
+            assert f["provenance"].attrs["torch_threads"] == 2
+    finally:
+        torch.set_num_threads(threads)

@@ -56,3 +56,20 @@ def test_run_on_declared_terabytes_is_exit_3(tmp_path):
     assert r.exit_code == 3, r.output
     assert str(p) in r.output and "'signal'" in r.output and "4.0 TiB" in r.output
     assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("case", ["extlink", "huge"])
+def test_fastmri_reader_refuses_links_and_declared_sizes(case, tmp_path):
+    from sensekit.io.fastmri import read_fastmri
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as o:
+        o.create_dataset("kspace", data=np.ones((1, 2, 8, 8), np.complex64))
+    p = tmp_path / "fm.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("ismrmrd_header", data=b"<ismrmrdHeader/>")
+        if case == "extlink":
+            f["kspace"] = h5py.ExternalLink(str(other), "/kspace")
+        else:
+            f.create_dataset("kspace", shape=(2 ** 10, 16, 2 ** 12, 2 ** 12), dtype=np.complex64, chunks=True)
+    with pytest.raises(InputError, match=r"dataset 'kspace' (is an external link|declares)"):
+        read_fastmri(p)
