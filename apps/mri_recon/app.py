@@ -109,6 +109,9 @@ class MRIRecon(App):
         DatasetSpec("sens_maps", ("C,Y,X",), ("complex",), False,
                     "coil sensitivities; estimated from the data when absent"),
         DatasetSpec("image_ref", ("T,Y,X",), ("complex", "float"), False, "reference images for metrics"),
+        DatasetSpec("reference_recon", ("T,S,Y,X",), ("complex", "float"), False,
+                    "a reconstruction shipped with the data (e.g. BART's; S = map sets; `convert --set "
+                    "reference=...`): shown beside ours by --plot, never scored (not ground truth)"),
     )
     outputs = (DatasetSpec("recon", ("T,Y,X",), ("complex",), True, "reconstructed image series (complex64)"),
                DatasetSpec("sens_maps_estimated", ("C,Y,X",), ("complex",), False,
@@ -173,6 +176,12 @@ class MRIRecon(App):
             if r.shape != (T, Y, X):
                 raise InputError(f"dataset 'image_ref' has shape {r.shape}, expected (T, Y, X) = {(T, Y, X)}")
             out["image_ref"] = torch.from_numpy(r)
+        if "reference_recon" in arrays:
+            r = np.asarray(arrays["reference_recon"])
+            if r.ndim != 4 or r.shape[0] not in (1, T) or r.shape[-2:] != (Y, X):
+                raise InputError(f"dataset 'reference_recon' has shape {r.shape}, expected (T, S, Y, X) with "
+                                 f"T = {T} (or 1) and (Y, X) = {(Y, X)}")
+            out["reference_recon"] = torch.from_numpy(r)
         return out
 
     def open_input(self, path):

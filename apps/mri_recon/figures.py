@@ -8,6 +8,8 @@ Reading the figure
 * The error row is ``|recon − reference|`` on its own window, white = the 99.5th percentile of the
   zero-filled error, so the reconstruction's error reads against the zero-filled one; its colorbar says so.
 * PSNR / SSIM on the left of a row are series metrics (the mean over all frames, as in the output file).
+* A reconstruction stored in the input (``reference_recon``, e.g. BART's) gets its own row on its own
+  window (its intensity scale is its software's), labelled as not ground truth and not scored.
 * A static input (T = 1) has no y-t profile panel.  When the object fills little of the field of view
   the panels are cropped to it (the crop is named in the title).
 """
@@ -37,6 +39,11 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
     frames = sorted(set([0, T // 2, T - 1]))[:3]
     dynamic = T > 1
     rows = [("zero-filled", zf), (method, recon)]
+    stored = inputs.get("reference_recon")
+    if stored is not None:   # set 0 of the stored reconstruction, frames broadcast when it has one
+        stored = stored[:, 0]
+        stored = stored.expand(T, -1, -1) if stored.shape[0] == 1 else stored
+        rows = rows + [("stored recon\n(shipped with the data;\nown window, not scored)", stored)]
     if ref is not None:
         rows = [("reference", ref)] + rows
     base = ref if ref is not None else recon
@@ -64,22 +71,25 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
     for r, (name, img) in enumerate(rows):
         mag = to_image(img)
         label = name
-        if ref is not None and name != "reference":
+        own = name.startswith("stored recon")
+        hi = robust_max(mag, WINDOW_PERCENTILE) if own else vmax
+        if ref is not None and name != "reference" and not own:
             s = image_series_scores(img, ref)
             label += f"\nPSNR {s['psnr']:.1f} dB\nSSIM {s['ssim']:.3f}\n({n_frames_note})"
         im = None
         for c, t in enumerate(frames):
-            im = panel(axes[r, c], mag[t], f"t={t}" if dynamic else "", 0, vmax, "gray")
+            im = panel(axes[r, c], mag[t], f"t={t}" if dynamic else "", 0, hi, "gray")
         axes[r, 0].set_ylabel(label, fontsize=9)
         if dynamic:
             ax = axes[r, -1]
-            ax.imshow(mag[:, sy, col_x].T, cmap="gray", aspect="auto", vmin=0, vmax=vmax,
+            ax.imshow(mag[:, sy, col_x].T, cmap="gray", aspect="auto", vmin=0, vmax=hi,
                       interpolation="nearest", extent=(-0.5, T - 0.5, sy.stop - 0.5, sy.start - 0.5))
             ax.set_title(f"y-t at x={col_x}", fontsize=9)
             ax.set_xlabel("frame", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.set_yticks([])
-        colorbar(fig, im, list(axes[r, :]), unit if r == 0 else "|image| (same window)")
+        colorbar(fig, im, list(axes[r, :]), f"|image| (its own units; white = p{WINDOW_PERCENTILE:g})" if own
+                 else unit if r == 0 else "|image| (same window)")
     if ref is not None:
         err_zf = np.abs(to_image(zf) - to_image(ref))
         err = np.abs(to_image(recon) - to_image(ref))

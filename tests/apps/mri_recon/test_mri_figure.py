@@ -50,3 +50,31 @@ def test_dynamic_figure_labels_series_metrics(monkeypatch, tmp_path):
     labels = [a.get_ylabel() for a in images if a.get_ylabel()]
     assert any("mean over 4 frames" in s and "PSNR" in s for s in labels)
     assert "ls" in fig._suptitle.get_text()
+
+
+def test_stored_reference_recon_gets_its_own_row(monkeypatch, tmp_path):
+    import pytest
+    from sensekit.apps.mri_recon import figures
+    from sensekit.app.registry import get_app
+    from sensekit.app.runner import simulated_sample
+    from sensekit.io.errors import InputError
+    app = get_app("mri-recon")
+    s = simulated_sample(app, quick=True)
+    T, C, Y, X = s["kspace"].shape
+    arrays = {"kspace": s["kspace"].numpy(), "mask": s["mask"].numpy(),
+              "reference_recon": 3.0 * s["image_ref"].numpy()[:, None]}
+    lay = {"kspace": list("TCYX"), "mask": list("TYX"), "reference_recon": list("TSYX")}
+    sample = app.prepare(arrays, {}, lay)
+    assert sample["reference_recon"].shape == (T, 1, Y, X)
+    cfg = app.Config(max_iter=3)
+    res = app.run(sample, cfg, generator=torch.Generator().manual_seed(0))
+    kept = {}
+    monkeypatch.setattr(figures, "save", lambda fig, path, fmt: kept.setdefault("fig", fig))
+    figures.recon_figure(app, sample, res.outputs, str(tmp_path / "f.png"), cfg)
+    fig = kept["fig"]
+    labels = [a.get_ylabel() for a in fig.axes if a.get_label() != "<colorbar>" and a.get_ylabel()]
+    assert labels[-1].startswith("stored recon") and "not scored" in labels[-1]
+    bars = [a.get_ylabel() for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert "its own units" in bars[-1]
+    with pytest.raises(InputError, match="reference_recon"):
+        app.prepare({**arrays, "reference_recon": np.zeros((T, 1, Y + 1, X), np.complex64)}, {}, lay)
