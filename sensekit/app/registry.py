@@ -26,6 +26,7 @@ from ..io.errors import ConfigError
 APPS: dict[str, tuple[str, str]] = {
     "mri-recon": ("sensekit.apps.mri_recon.app:MRIRecon",
                   "dynamic (and static) MRI reconstruction from undersampled Cartesian multi-coil k-space"),
+    "rpca-video": ("sensekit.apps.rpca_video.app:RPCAVideo", "video background / foreground separation"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"
