@@ -54,8 +54,10 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
 
     ts = frames if frames is not None else pick_frames(inputs)
     rows = ("frame", "background", "|foreground|", "mask")
-    fig, axs = plt.subplots(len(rows), len(ts), figsize=(2.3 * len(ts) + 0.4, 2.0 * len(rows) + 0.6),
-                            squeeze=False)
+    single = len(ts) == 1                    # one frame: its four panels side by side
+    shape = (1, len(rows)) if single else (len(rows), len(ts))
+    fig, grid = plt.subplots(*shape, figsize=(2.3 * shape[1] + 0.4, 2.0 * shape[0] + 1.0), squeeze=False)
+    axs = grid.T if single else grid
     thr_all = []
     for j, t in enumerate(ts):
         x = _as_float(_frame(inputs["frames"], t))
@@ -81,10 +83,13 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
                     ax.contour(g == 255, levels=[0.5], colors="lime", linewidths=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"frame {t}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=9)
+            if single:
+                ax.set_title(f"frame {t}" if name == "frame" else name, fontsize=9)
+            else:
+                if i == 0:
+                    ax.set_title(f"frame {t}", fontsize=9)
+                if j == 0:
+                    ax.set_ylabel(name, fontsize=9)
     title = f"rpca-video {config.method}: mask where |residual − median| > {config.threshold:g}·σ̂"
     if thr_all:
         thr = np.concatenate([np.atleast_1d(a) for a in thr_all])
