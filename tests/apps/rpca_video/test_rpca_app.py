@@ -216,3 +216,20 @@ def test_bad_video_and_folder_inputs_exit_3(tmp_path):
     assert r.exit_code == 3 and "frames" in r.output, r.output
     r = cli("convert", "rpca-video", tmp_path / "missing.avi", "-o", tmp_path / "o.h5")
     assert r.exit_code == 3 and "missing.avi" in r.output, r.output
+
+
+def test_colour_tampered_simulation_streams_with_per_channel_thresholds(tmp_path):
+    src, out = tmp_path / "col.h5", tmp_path / "out.h5"
+    r = cli("simulate", "rpca-video", "-o", src, "--set", "colour=true", "--set", "frames=40", "--set", "height=24",
+            "--set", "width=32", "--set", "tamper=0.05")
+    assert r.exit_code == 0, r.output
+    with h5py.File(src) as f:
+        gt = f["gt_masks"][()]
+        assert f["frames"].shape == (40, 24, 32, 3)
+    assert sum((g == 85).all() for g in gt) == 2              # the 2 tampered frames are not scored
+    r = cli("run", "rpca-video", "--input", src, "-o", out, "--method", "rsvddpd-stream", "--set", "block=10")
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        assert f["background"].attrs["axes"] == "T,H,W,C" and f["background"].shape == (40, 24, 32, 3)
+        assert f["mask"].shape == (40, 24, 32) and f["threshold"].shape == (40, 3)
+        assert f["threshold"].attrs["axes"] == "T,C" and (f["threshold"][()] > 0).all()
