@@ -34,9 +34,20 @@ from . import options as O
 from . import stream as St
 from .inputs import FRAME_PATTERNS
 from .readers import VIDEO_EXT
+from .training import TrainConfig
+
+
+
+@dataclasses.dataclass(frozen=True)
+class RPCANetOptions:
+    rpcanet_model: str = option("", "rpcanet: folder of a model trained by `sensekit train rpca-video` (empty: the "
+                                    "model shipped with sensekit; none ships yet)")
+
 
 #: method -> (options class, one-line description)
 BATCH = {k: (v[1], v[2]) for k, v in Me.METHODS.items()}
+BATCH["rpcanet"] = (RPCANetOptions, "deep unfolded RPCA network (after RPCANet, Wu et al.), a trained model "
+                                    "from `sensekit train rpca-video`; mask = its target map > 0")
 STREAMED = {k: (v[1], v[2]) for k, v in St.METHODS.items()}
 #: every method of ``--method``
 METHOD_OPTIONS = {**BATCH, **STREAMED}
@@ -86,6 +97,7 @@ class Config:
                             "length)", min=2)
     memory: float = option(300.0, "rsvddpd-stream: effective memory in frames (forgetting 1 − 1/memory)", min=1.0)
     sweeps: int = option(2, "rsvddpd-stream: alternations per block", min=1)
+    rpcanet_model: str = option("", RPCANetOptions.__dataclass_fields__["rpcanet_model"].metadata["help"])
     memory_limit_gb: float = option(4.0, "whole-clip methods refuse a clip whose working set (about 6 float32 "
                                          "copies) exceeds this many GiB; use a *-stream method", min=0.0)
 
@@ -262,7 +274,10 @@ class RPCAVideo(App):
         x = block["frames"]
         C = x.shape[-1] if x.ndim == 4 else 1
         new = dict(state)
-        if not self.streams(config):
+        if config.method == "rpcanet":
+            out, thr = self._rpcanet(x, opts), [float("nan")] * C
+            new.update(iterations=state["iterations"] + 1, blocks=state["blocks"] + 1, started=True)
+        elif not self.streams(config):
             fn = Me.METHODS[config.method][0]
             out, iters, info = fn({"frames": x}, opts, generator=generator, callbacks=callbacks)
             new.update(iterations=state["iterations"] + int(iters), blocks=state["blocks"] + 1,
@@ -279,6 +294,22 @@ class RPCAVideo(App):
                    "mask": out["mask"].to(torch.bool),
                    "threshold": _threshold_rows(thr, x.shape[0], C).to(x.device)}
         return outputs, new
+
+    def _rpcanet(self, x, opts):
+        from .rpcanet import apply
+        from .training import load_rpcanet
+        key = (opts.rpcanet_model, str(x.device))
+        if getattr(self, "_net_key", None) != key:
+            self._net, _ = load_rpcanet(opts.rpcanet_model, x.device)
+            self._net_key = key
+        return apply(self._net, Me.check_frames(x))
+
+    TrainConfig = TrainConfig
+
+    def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
+        """Train the ``rpcanet`` method's model into the folder ``output`` (see training.py)."""
+        from .training import train
+        return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume, command=command)
 
     def finish_stream(self, state, config):
         info = {"stop_reason": state.get("stop_reason") or ("end of stream" if self.streams(config) else "")}

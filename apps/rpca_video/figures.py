@@ -91,7 +91,9 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
                 if j == 0:
                     ax.set_ylabel(name, fontsize=9)
     title = f"rpca-video {config.method}: mask where |residual − median| > {config.threshold:g}·σ̂"
-    if thr_all:
+    if config.method == "rpcanet":
+        title = "rpca-video rpcanet: mask = the network's target map > 0 (learned, no residual threshold)"
+    elif thr_all:
         thr = np.concatenate([np.atleast_1d(a) for a in thr_all])
         lo, hi = float(thr.min()), float(thr.max())
         span = f"{lo:.4g}" if np.isclose(lo, hi) else f"{lo:.4g}–{hi:.4g}"

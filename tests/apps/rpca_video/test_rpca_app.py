@@ -233,3 +233,23 @@ def test_colour_tampered_simulation_streams_with_per_channel_thresholds(tmp_path
         assert f["background"].attrs["axes"] == "T,H,W,C" and f["background"].shape == (40, 24, 32, 3)
         assert f["mask"].shape == (40, 24, 32) and f["threshold"].shape == (40, 3)
         assert f["threshold"].attrs["axes"] == "T,C" and (f["threshold"][()] > 0).all()
+
+
+def test_train_then_run_rpcanet_and_no_silent_toy_model(tmp_path):
+    r = cli("run", "rpca-video", "--method", "rpcanet")                 # nothing ships: a clear exit 3, no training
+    assert r.exit_code == 3 and "sensekit train rpca-video" in r.output, r.output
+    model = tmp_path / "model"
+    r = cli("train", "rpca-video", "-o", model, "--set", "iterations=2", "--set", "batch=2", "--set", "height=16",
+            "--set", "width=16", "--set", "frames=6", "--set", "stages=1", "--set", "channels=4", "--set", "depth_b=0",
+            "--set", "depth_t=0", "--quiet")
+    assert r.exit_code == 0, r.output
+    card = json.loads((model / "model.json").read_text())
+    assert card["iterations"] == 2 and card["parameters"] < 5e6 / 4 and 0 <= card["eval_f_measure"] <= 1
+    assert "eval_f_measure_median" in card and card["loss"].startswith("SoftIoU")
+    out = tmp_path / "out.h5"
+    r = cli("run", "rpca-video", "--method", "rpcanet", "--set", f"rpcanet_model={model}", "-o", out)
+    assert r.exit_code == 0 and "f_measure=" in r.output, r.output
+    with h5py.File(out) as f:
+        assert f["mask"].shape == (100, 60, 80) and np.isnan(f["threshold"][()]).all()
+    r = cli("run", "rpca-video", "--method", "rpcanet", "--set", f"rpcanet_model={tmp_path / 'nothing'}")
+    assert r.exit_code == 3 and "rpcanet_model" in r.output, r.output
