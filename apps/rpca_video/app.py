@@ -41,13 +41,13 @@ from .training import TrainConfig
 @dataclasses.dataclass(frozen=True)
 class RPCANetOptions:
     rpcanet_model: str = option("", "rpcanet: folder of a model trained by `sensekit train rpca-video` (empty: the "
-                                    "model shipped with sensekit; none ships yet)")
+                                    "model shipped with sensekit, see rpcanet_model.json)")
 
 
 #: method -> (options class, one-line description)
 BATCH = {k: (v[1], v[2]) for k, v in Me.METHODS.items()}
-BATCH["rpcanet"] = (RPCANetOptions, "deep unfolded RPCA network (after RPCANet, Wu et al.), a trained model "
-                                    "from `sensekit train rpca-video`; mask = its target map > 0")
+BATCH["rpcanet"] = (RPCANetOptions, "deep unfolded RPCA network (after RPCANet, Wu et al.; shipped model trained "
+                                    "on synthetic scenes, or your own from `sensekit train`); mask = target map > 0")
 STREAMED = {k: (v[1], v[2]) for k, v in St.METHODS.items()}
 #: every method of ``--method``
 METHOD_OPTIONS = {**BATCH, **STREAMED}

@@ -95,20 +95,23 @@ def train(cfg: TrainConfig, output: str, *, seed=0, device="cpu", callbacks=(), 
     return card
 
 
-#: the model shipped with sensekit (none yet: see HANDOFF / the card when one ships)
-SHIPPED = os.path.join(os.path.dirname(__file__), "rpcanet_model")
+#: the model shipped with sensekit (package data beside this file): weights and card
+SHIPPED = (os.path.join(os.path.dirname(__file__), "rpcanet_model.pt"),
+           os.path.join(os.path.dirname(__file__), "rpcanet_model.json"))
 
 
 def load_rpcanet(path: str, device):
-    """A trained RPCANet from a folder (``model.pt`` + ``model.json``); weights read with ``weights_only=True``."""
+    """A trained RPCANet from a folder (``model.pt`` + ``model.json``), or the shipped one when ``path`` is empty.
+
+    The weights are read with ``weights_only=True`` (no code from the file runs).
+    """
     from .rpcanet import RPCANet
-    folder = path or SHIPPED
-    pt, js = os.path.join(folder, "model.pt"), os.path.join(folder, "model.json")
+    pt, js = (os.path.join(path, "model.pt"), os.path.join(path, "model.json")) if path else SHIPPED
     if not (os.path.isfile(pt) and os.path.isfile(js)):
         if not path:
-            raise ConfigError("method rpcanet: no trained model ships with this version; train one with "
+            raise ConfigError("method rpcanet: the shipped model is missing from this installation; train one with "
                               "`sensekit train rpca-video -o DIR` and pass --set rpcanet_model=DIR")
-        raise ConfigError(f"option 'rpcanet_model': {folder} holds no model.pt + model.json "
+        raise ConfigError(f"option 'rpcanet_model': {path} holds no model.pt + model.json "
                           f"(from `sensekit train rpca-video -o DIR`)")
     try:
         with open(js) as fh:

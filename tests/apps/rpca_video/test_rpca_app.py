@@ -236,8 +236,6 @@ def test_colour_tampered_simulation_streams_with_per_channel_thresholds(tmp_path
 
 
 def test_train_then_run_rpcanet_and_no_silent_toy_model(tmp_path):
-    r = cli("run", "rpca-video", "--method", "rpcanet")                 # nothing ships: a clear exit 3, no training
-    assert r.exit_code == 3 and "sensekit train rpca-video" in r.output, r.output
     model = tmp_path / "model"
     r = cli("train", "rpca-video", "-o", model, "--set", "iterations=2", "--set", "batch=2", "--set", "height=16",
             "--set", "width=16", "--set", "frames=6", "--set", "stages=1", "--set", "channels=4", "--set", "depth_b=0",
@@ -253,3 +251,16 @@ def test_train_then_run_rpcanet_and_no_silent_toy_model(tmp_path):
         assert f["mask"].shape == (100, 60, 80) and np.isnan(f["threshold"][()]).all()
     r = cli("run", "rpca-video", "--method", "rpcanet", "--set", f"rpcanet_model={tmp_path / 'nothing'}")
     assert r.exit_code == 3 and "rpcanet_model" in r.output, r.output
+
+
+# the shipped model (apps/rpca_video/rpcanet_model.*: 30,072 parameters, 290 steps, 13 min on a loaded CPU):
+# held-out synthetic F in its card 0.989 (median 0.955 on the same clip); on the default simulation via the CLI,
+# measured F 0.929 (P 0.993, R 0.873; median 0.822 on the same input)
+def test_shipped_rpcanet_runs_on_the_default_simulation():
+    from sensekit.apps.rpca_video.training import SHIPPED
+    card = json.loads(open(SHIPPED[1]).read())
+    assert card["parameters"] * 4 < 5e6 and card["eval_f_measure"] > card["eval_f_measure_median"]
+    r = cli("run", "rpca-video", "--method", "rpcanet")
+    assert r.exit_code == 0, r.output
+    m = metrics_of(r.output)
+    assert m["f_measure"] > 0.9, m
