@@ -47,7 +47,8 @@ class RPCANetOptions:
 #: method -> (options class, one-line description)
 BATCH = {k: (v[1], v[2]) for k, v in Me.METHODS.items()}
 BATCH["rpcanet"] = (RPCANetOptions, "deep unfolded RPCA network (after RPCANet, Wu et al.; shipped model trained "
-                                    "on synthetic scenes, or your own from `sensekit train`); mask = target map > 0")
+                                    "on synthetic scenes, or your own from `sensekit train`); mask = target map > 0, "
+                                    "background = the temporal-median prior")
 STREAMED = {k: (v[1], v[2]) for k, v in St.METHODS.items()}
 #: every method of ``--method``
 METHOD_OPTIONS = {**BATCH, **STREAMED}
@@ -302,7 +303,13 @@ class RPCAVideo(App):
         if getattr(self, "_net_key", None) != key:
             self._net, _ = load_rpcanet(opts.rpcanet_model, x.device)
             self._net_key = key
-        return apply(self._net, Me.check_frames(x))
+        x = Me.check_frames(x)
+        prior = x.median(dim=0).values
+        out = apply(self._net, x, prior)
+        # the loss supervises only the target map and the restored frame, so the net's B stage is not a
+        # background image: the background output is the temporal-median prior the net was given
+        bg = prior[None].expand_as(x).contiguous()
+        return {"background": bg, "foreground": x - bg, "mask": out["mask"]}
 
     TrainConfig = TrainConfig
 
