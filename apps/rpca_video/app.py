@@ -176,7 +176,8 @@ class RPCAVideo(App):
         DatasetSpec("foreground", ("T,H,W", "T,H,W,C"), ("float",), True, "frames − background (float32)"),
         DatasetSpec("mask", ("T,H,W",), ("bool",), True, "foreground mask (one for all channels)"),
         DatasetSpec("threshold", ("T,C",), ("float",), True,
-                    "absolute residual threshold used for each frame and channel (threshold × σ̂, frame units)"),
+                    "absolute residual threshold used for each frame and channel (threshold × σ̂, frame units; "
+                    "rpcanet: 0, the threshold of its target-map logits)"),
     )
     metric_reduction = {"tp": "sum", "fp": "sum", "fn": "sum", "tn": "sum",
                         "precision": "pooled", "recall": "pooled", "f_measure": "pooled"}
@@ -276,7 +277,7 @@ class RPCAVideo(App):
         C = x.shape[-1] if x.ndim == 4 else 1
         new = dict(state)
         if config.method == "rpcanet":
-            out, thr = self._rpcanet(x, opts), [float("nan")] * C
+            out, thr = self._rpcanet(x, opts), [0.0] * C      # the mask is the net's target logit > 0
             new.update(iterations=state["iterations"] + 1, blocks=state["blocks"] + 1, started=True)
         elif not self.streams(config):
             fn = Me.METHODS[config.method][0]
