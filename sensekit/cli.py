@@ -476,7 +476,8 @@ def convert_cmd(app_name, src, output_path, sets, seed):
             raise ConfigError(f"{app.name} has no converter")
         cfg = make_config(app.ConvertConfig, _parse_sets(sets), source="in --set")
         check_paths(src, output_path, None)
-        fmt = detect_format(src)
+        # an app that converts folders or other non-HDF5 sources names their kind itself (rpca-video)
+        fmt = app.convert_format(src) if hasattr(app, "convert_format") else detect_format(src)
         datasets, attrs = app.convert(src, fmt, cfg, make_generator(seed))
         notes = attrs.pop("descriptions", {})
         extra = attrs.pop("dataset_attrs", {})    # {dataset: {attr: value}} an app's converter may set

@@ -33,6 +33,7 @@ APPS: dict[str, tuple[str, str]] = {
     "us-subsample": ("sensekit.apps.us_subsample.app:USSubsample",
                      "learned (DPS) and fixed sub-sampling of ultrasound RF channel data, recovery and B-mode"),
     "unmix": ("sensekit.apps.unmix.app:Unmix", "hyperspectral unmixing: endmembers and abundances"),
+    "rpca-video": ("sensekit.apps.rpca_video.app:RPCAVideo", "video background / foreground separation"),
 }
 
 #: environment variable naming extra (unlisted) apps: "name=module:Class,name2=/path/file.py:Class"
