@@ -1,4 +1,6 @@
-"""Kronecker-structured sparse Bayesian learning
+"""
+Kronecker-structured sparse Bayesian learning
+=============================================
 
 A vector ``x = x₁ ⊗ x₂ ⊗ x₃`` with sparse factors is measured through a
 Kronecker dictionary ``A₁ ⊗ A₂ ⊗ A₃``.  Plain SBL works on the dense

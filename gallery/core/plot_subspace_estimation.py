@@ -1,4 +1,6 @@
-"""MUSIC, root-MUSIC and unitary ESPRIT on a uniform linear array
+"""
+MUSIC, root-MUSIC and unitary ESPRIT on a uniform linear array
+==============================================================
 
 Three sources impinge on a 12-element half-wavelength array.  The MDL
 criterion picks the number of sources from the eigenvalues of the sample

@@ -1,4 +1,6 @@
-"""CP and Tucker decompositions of a noisy three-way tensor
+"""
+CP and Tucker decompositions of a noisy three-way tensor
+========================================================
 
 A rank-3 tensor with smooth factors (a Gaussian bump, a damped sinusoid and a
 ramp per mode) is buried in noise.  CP-ALS (``sk.solvers.cp_als``) recovers the

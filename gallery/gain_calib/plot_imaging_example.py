@@ -1,4 +1,6 @@
-"""Blind calibration of a random-projection imager with drifting detector gains
+"""
+Blind calibration of a random-projection imager with drifting detector gains
+============================================================================
 
 A single-pixel-style imager with an array of ``m`` detectors: in each of ``p`` snapshots every
 detector ``i`` integrates the image ``x`` against its own random ±1 modulation pattern ``a[l, i]``

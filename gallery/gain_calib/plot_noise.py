@@ -1,4 +1,6 @@
-"""Blind gain calibration under noise: error against noise level
+"""
+Blind gain calibration under noise: error against noise level
+=============================================================
 
 Relative errors of the gains and of the signal (after the mean(d) = 1 normalisation) against the
 relative noise level, for ``pgd``, ``lsq``, ``spectral`` and the back-projection initialiser

@@ -1,4 +1,6 @@
-"""Blind gain calibration: the phase transition of exact recovery
+"""
+Blind gain calibration: the phase transition of exact recovery
+==============================================================
 
 Random-projection measurements ``y[l, i] = d[i] ⟨a[l, i], x⟩`` with unknown positive gains
 ``d`` (spread ±50 %, mean 1) and an unknown signal ``x`` of fixed length ``n``: the empirical

@@ -2,7 +2,7 @@
 Run time against tensor size: PLAIN against joint estimation
 ============================================================
 
-One scene per size (4 targets, 10 dB per resource element, ranges ≤ 150 m, |velocity| ≤ 60 m/s), one
+One scene per size (4 targets, 10 dB per resource element, ranges ≤ 150 m, speeds up to 60 m/s), one
 thread: ``plain`` with and without its ML refinement against the joint 3-D FFT + ML reference (run up
 to 1 M resource elements; it grows with the zero-padded 3-D FFT).  A dashed line of slope one marks
 linear growth in the number of resource elements.  Times depend on the machine's load; the benchmark

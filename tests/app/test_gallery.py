@@ -30,6 +30,9 @@ def test_scripts_follow_the_gallery_convention(script):
     doc = ast.get_docstring(ast.parse(src))
     title, caption = describe(doc or "")
     assert title and caption, "docstring needs a title line and a caption paragraph"
+    head = (doc or "").strip("\n").splitlines()
+    assert len(head) > 1 and set(head[1].strip()) == {"="} and len(head[1].strip()) >= len(head[0].strip()), \
+        "the title needs an '=' underline at least as long (sphinx-gallery takes the page title from it)"
     assert "# %%" in src
     assert src.rstrip().endswith("plt.show()")
     assert "SENSEKIT_GALLERY_QUICK" in src or "quick()" in src or "# gallery: no quick mode" in src, \
