@@ -73,7 +73,8 @@ class LocallyLowRank(Prox):
     Notes
     -----
     prox: singular value soft thresholding of every block's Casorati matrix at
-    ``lam·step``, all blocks in one batched ``torch.linalg.svd``.  Exactness with
+    ``lam·step``, all blocks in one batched eigendecomposition of
+    their small Gram matrices (:func:`svt_gram`).  Exactness with
     padding: zero-padding P is an isometry (PᴴP = I) and SVT maps a matrix with
     zero rows to one with the same zero rows, so prox_{g∘P} = Pᴴ prox_g P.
 
@@ -109,17 +110,43 @@ class LocallyLowRank(Prox):
 
     def __call__(self, x):
         M, _ = block_casorati(x, self.block, self.shift)
-        return self.lam * torch.linalg.svdvals(M).sum()
+        return (self.lam * _gram_eig(M)[0].clamp(min=0).sqrt().sum()).to(x.real.dtype)
 
     def prox(self, x, step):
         shift = self._draw()
         M, padded = block_casorati(x, self.block, shift)
-        U, s, Vh = torch.linalg.svd(M, full_matrices=False)
-        s = torch.clamp(s - self.lam * step, min=0)
-        M = (U * s.unsqueeze(-2).to(U.dtype)) @ Vh
-        return block_casorati_adjoint(M, self.block, shift, x.shape, padded)
+        return block_casorati_adjoint(svt_gram(M, self.lam * step), self.block, shift, x.shape, padded)
 
     def block_smax(self, x) -> float:
         """Largest singular value over the block Casorati matrices of ``x`` (on the current grid)."""
         M, _ = block_casorati(x, self.block, self.shift)
-        return float(torch.linalg.matrix_norm(M, ord=2).max())
+        return float(_gram_eig(M)[0].clamp(min=0).sqrt().max())
+
+
+def _gram_eig(M):
+    """Eigen-decomposition (float64) of the small Gram matrix of each matrix in the batch ``M``."""
+    tall = M.shape[-2] >= M.shape[-1]
+    Mh = M.mH if M.is_complex() else M.transpose(-2, -1)
+    G = (Mh @ M) if tall else (M @ Mh)
+    G = G.to(torch.complex128 if M.is_complex() else torch.float64)
+    G = 0.5 * (G + (G.mH if G.is_complex() else G.transpose(-2, -1)))
+    evals, evecs = torch.linalg.eigh(G)
+    return evals, evecs, tall
+
+
+def svt_gram(M: torch.Tensor, t: float) -> torch.Tensor:
+    """Singular value soft thresholding at ``t`` of every matrix in the batch ``M`` through its Gram matrix.
+
+    For a tall m × n matrix (n small, e.g. a block Casorati matrix, pixels × frames) with
+    ``MᴴM = V Λ Vᴴ`` and ``σ = √λ``: ``SVT_t(M) = M · V diag(max(1 − t/σ, 0)) Vᴴ`` (the wide case
+    uses ``M Mᴴ`` on the left).  Directions with ``σ ≤ t`` get the factor 0 exactly, so no inverse
+    of a small singular value is formed.  The n × n eigenproblems are solved in float64.  Why not
+    ``torch.linalg.svd``: on the block Casorati matrices of the (noisy, mostly smooth) rat cine its
+    batched complex64 SVD took 4.6 s per call against 0.09 s here (measured, 625 blocks of 64 × 8).
+    """
+    evals, V, tall = _gram_eig(M)
+    s = evals.clamp(min=0).sqrt()
+    w = torch.where(s > t, 1.0 - t / torch.clamp(s, min=torch.finfo(s.dtype).tiny), torch.zeros_like(s))
+    P = (V * w.unsqueeze(-2).to(V.dtype)) @ V.mH
+    P = P.to(M.dtype)
+    return M @ P if tall else P @ M
