@@ -290,7 +290,6 @@ def sensekit_llr_setup(inp):
 
 
 def _llr_grid_rows(case, inp, R, grids, bart_grids):
-    import numpy as np
     import torch
     from sensekit.apps.mri_recon import methods
     from sensekit.apps.mri_recon.app import Config
@@ -311,6 +310,7 @@ def _llr_grid_rows(case, inp, R, grids, bart_grids):
             rows.append({**base, "method": label, "peer": False, "setting": f"{key}={v:g}", "value": v,
                          "iterations": iters, "time_s": round(dt, 2), "psnr": round(s["psnr"], 2),
                          "ssim": round(s["ssim"], 4)})
+            print(rows[-1], file=sys.stderr, flush=True)
     if shutil.which("bart") is None:
         rows.append({**base, "method": "bart pics", "peer": True, "skipped": "bart not on PATH"})
         return rows
@@ -322,7 +322,7 @@ def _llr_grid_rows(case, inp, R, grids, bart_grids):
             rows.append({**base, "method": f"bart pics {label}", "peer": True, "setting": f"lambda={v:g}",
                          "value": v, "iterations": LLR_ITERS, "time_s": round(dt, 2), "psnr": round(s["psnr"], 2),
                          "ssim": round(s["ssim"], 4)})
-    del np
+            print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 

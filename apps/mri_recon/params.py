@@ -39,7 +39,7 @@ DEFAULTS = {
     "tv": {"max_iter": 150, "lam_tv": 0.003, "lam_tt": 0.0025},
     "kt-slr": {"max_iter": 80, "lam_tv": 0.003, "lam_tt": 0.0025, "lam_nuc": 0.002},
     "wavelet": {"max_iter": 100, "lam_w": 0.003},
-    "llr": {"max_iter": 100, "lam_llr": 0.02},
+    "llr": {"max_iter": 100, "lam_llr": 0.001},
     "ls": {"max_iter": 100},
     "cg-sense": {"max_iter": 100},
     "zero-filled": {"max_iter": 1},
