@@ -134,3 +134,28 @@ def rat_cine_file(path, *, accel, coils=8, noise=0.01, seed=0):
 def pincat_file(path, *, accel, frames=None, coils=8, noise=0.01, seed=0):
     """The PINCAT phantom with simulated multi-coil k-space (a phantom test)."""
     return simulated_acquisition_file(path, pincat_images(frames), accel=accel, coils=coils, noise=noise, seed=seed)
+
+
+def pattern_acquisition_file(path, img, mask, *, coils=8, noise=0.01, seed=0, with_maps=True):
+    """An mri-recon input simulated from images ``img`` (T, Y, X), peak 1, on a given (T, Y, X) ``mask``.
+
+    Same model as :func:`simulated_acquisition_file` (synthetic loop coils, complex Gaussian noise of std
+    ``noise`` relative to the peak) but any sampling pattern (e.g. ``sensekit.sim.masks.sampling_mask``);
+    ``with_maps`` writes the true coil maps as ``sens_maps`` (known maps).  Returns the achieved
+    acceleration (samples / sampled samples).
+    """
+    T, Y, X = img.shape
+    mask = np.asarray(mask, bool)
+    rng = np.random.default_rng(seed)
+    maps = _loop_coil_maps(coils, Y, X)
+    k = fft2c(img[:, None] * maps[None])
+    k += noise * (rng.standard_normal(k.shape) + 1j * rng.standard_normal(k.shape)) / np.sqrt(2)
+    with h5py.File(path, "w") as f:
+        f["kspace"] = (k * mask[:, None]).astype(np.complex64)
+        f["kspace"].attrs["axes"] = "T,C,Y,X"
+        f["mask"] = mask.astype(np.uint8)
+        f["mask"].attrs["axes"] = "T,Y,X"
+        if with_maps:
+            f["sens_maps"] = maps.astype(np.complex64)
+        f["image_ref"] = img.astype(np.float32)
+    return mask.size / mask.sum()

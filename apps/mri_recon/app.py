@@ -56,6 +56,11 @@ class Config:
     momentum: bool = option(False, "ls: FISTA momentum (False = the paper's proximal-gradient iteration)")
     lam: float = option(0.01, "cg-sense: Tikhonov weight relative to the operator norm (0 = none; then the "
                              "iteration count regularises)", min=0.0)
+    lam_llr: Optional[float] = option(None, "llr: weight of the block Casorati nuclear norms, a fraction of the "
+                                            "largest singular value over the zero-filled series' blocks; "
+                                            + params.defaults_help("lam_llr"), min=0.0)
+    block: int = option(8, "llr: side B of the B x B spatial blocks (tiles larger than the image are clipped "
+                           "to it)", min=1)
     coil_method: str = option("espirit", "coil maps when sens_maps is absent: espirit (eigenvector maps from the "
                                          "autocalibration region) or lowres (smoothed low-resolution coil images)",
                               choices=tuple(calib.COIL_METHODS))

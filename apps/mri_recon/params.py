@@ -20,6 +20,7 @@ option          penalised quantity                             reference (absolu
 ``lam_s``       ls: ℓ1 of the temporal Fourier transform       max |F_t x0|
 ``beta``        rdledm: weight of ½‖E‖² (image-domain error)   1 (the data term's own weight)
 ``lam``         cg-sense: Tikhonov weight                      ‖E‖² bound (max Σ_c |S_c|²)
+``lam_llr``     llr: Σ of block Casorati nuclear norms         largest σ over x0's block Casorati matrices
 ==============  =============================================  ==================================
 
 So the same defaults serve any k-space scaling, matrix size, number of frames
@@ -38,6 +39,7 @@ DEFAULTS = {
     "tv": {"max_iter": 150, "lam_tv": 0.003, "lam_tt": 0.0025},
     "kt-slr": {"max_iter": 80, "lam_tv": 0.003, "lam_tt": 0.0025, "lam_nuc": 0.002},
     "wavelet": {"max_iter": 100, "lam_w": 0.003},
+    "llr": {"max_iter": 100, "lam_llr": 0.001},
     "ls": {"max_iter": 100},
     "cg-sense": {"max_iter": 100},
     "zero-filled": {"max_iter": 1},

@@ -6,9 +6,10 @@
 from .base import Prox, Scaled, Zero, Transformed, BlockSeparable, Average
 from .norms import L1, L21, Nuclear, SchattenP, SquaredL2, soft_threshold, svt
 from .sets import NonNeg, Box, Simplex, project_simplex
+from .lowrank import LocallyLowRank, block_casorati
 
 __all__ = [
     "Prox", "Scaled", "Zero", "Transformed", "BlockSeparable", "Average",
     "L1", "L21", "Nuclear", "SchattenP", "SquaredL2", "soft_threshold", "svt",
-    "NonNeg", "Box", "Simplex", "project_simplex",
+    "NonNeg", "Box", "Simplex", "project_simplex", "LocallyLowRank", "block_casorati",
 ]
