@@ -28,8 +28,8 @@ def data_gradient(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     A : LinOp
-    x : Tensor, shape (*batch, *A.in_shape), complex
-    y : Tensor, shape (*batch, *A.out_shape), complex
+    x : Tensor, shape ``(*batch, *A.in_shape)``, complex
+    y : Tensor, shape ``(*batch, *A.out_shape)``, complex
 
     Returns
     -------
@@ -169,9 +169,9 @@ class RIM(nn.Module):
 
         Parameters
         ----------
-        A : LinOp with ``in_shape`` (*lead, Y, X); the estimate is complex.
-        y : Tensor, shape (*batch, *A.out_shape), complex — the measurements.
-        x0 : Tensor, shape (*batch, *A.in_shape), optional — the start (default Aᴴy / L).
+        A : LinOp with ``in_shape`` ``(*lead, Y, X)``; the estimate is complex.
+        y : Tensor, shape ``(*batch, *A.out_shape)``, complex — the measurements.
+        x0 : Tensor, shape ``(*batch, *A.in_shape)``, optional — the start (default Aᴴy / L).
         lipschitz : float, optional
             An upper bound of ‖AᴴA‖ (default: estimated by power iteration, 20 steps, with a 5 % margin).
         steps : int, optional — number of steps (default ``self.steps``).
@@ -179,7 +179,7 @@ class RIM(nn.Module):
 
         Returns
         -------
-        list of Tensor, each of shape (*batch, *A.in_shape), complex, dtype of ``y``.
+        list of Tensor, each of shape ``(*batch, *A.in_shape)``, complex, dtype of ``y``.
         """
         in_shape = tuple(A.in_shape)
         if len(in_shape) < 2:

@@ -12,7 +12,7 @@ class Sense(LinOp):
 
     Parameters
     ----------
-    maps : Tensor, shape (C, *spatial), complex
+    maps : Tensor, shape ``(C, *spatial)``, complex
         Coil sensitivity maps.
     in_shape : tuple of int, optional
         Image shape ``(*extra, *spatial)``; defaults to ``spatial``.  For a

@@ -38,7 +38,7 @@ def unfold(x: torch.Tensor, mode: int, *, ndim: int | None = None) -> torch.Tens
 
     Parameters
     ----------
-    x : Tensor, shape (*batch, I_1, ..., I_D), any dtype
+    x : Tensor, shape ``(*batch, I_1, ..., I_D)``, any dtype
     mode : int
         Mode of the tensor (0-based, negative counts from the last mode).
     ndim : int, optional
@@ -47,7 +47,7 @@ def unfold(x: torch.Tensor, mode: int, *, ndim: int | None = None) -> torch.Tens
 
     Returns
     -------
-    Tensor, shape (*batch, I_mode, ∏_{m≠mode} I_m)
+    Tensor, shape ``(*batch, I_mode, ∏_{m≠mode} I_m)``
 
     Examples
     --------
@@ -90,8 +90,8 @@ def mode_dot(x: torch.Tensor, matrix: torch.Tensor, mode: int, *, ndim: int | No
 
     Parameters
     ----------
-    x : Tensor, shape (*batch, I_1, ..., I_D), real or complex
-    matrix : Tensor, shape (J, I_mode) or (*mbatch, J, I_mode), real or complex
+    x : Tensor, shape ``(*batch, I_1, ..., I_D)``, real or complex
+    matrix : Tensor, shape (J, I_mode) or ``(*mbatch, J, I_mode)``, real or complex
         Leading dimensions of a batched matrix broadcast (from the right, as in
         :func:`torch.matmul`) against ``x.shape[:axis]``, the dimensions before
         the multiplied one.
@@ -102,7 +102,7 @@ def mode_dot(x: torch.Tensor, matrix: torch.Tensor, mode: int, *, ndim: int | No
 
     Returns
     -------
-    Tensor, shape (*batch, I_1, ..., J, ..., I_D)
+    Tensor, shape ``(*batch, I_1, ..., J, ..., I_D)``
         Complex if either input is; precision of ``x``.
 
     Notes
@@ -149,12 +149,12 @@ def khatri_rao(matrices: Sequence[torch.Tensor]) -> torch.Tensor:
 
     Parameters
     ----------
-    matrices : sequence of Tensor, shapes (*batch, I_d, R)
+    matrices : sequence of Tensor, shapes ``(*batch, I_d, R)``
         Same number of columns; batch dimensions broadcast.
 
     Returns
     -------
-    Tensor, shape (*batch, ∏ I_d, R)
+    Tensor, shape ``(*batch, ∏ I_d, R)``
         Row ``(i_1, …, i_D)`` (row-major, ``i_1`` slowest) holds ``∏_d A_d[i_d, r]``.
 
     Examples

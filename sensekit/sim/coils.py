@@ -13,7 +13,7 @@ def coil_maps(n_coils: int, shape: tuple, *, radius: float = 1.4, falloff: float
     Coil ``c`` sits at angle 2πc/C on a circle of ``radius`` (in units of the
     half field of view); its magnitude decays as 1/(1 + (d/falloff)²) with the
     distance d and its phase follows the direction to the coil.  With
-    ``normalize`` the maps satisfy Σ_c |S_c|² = 1 at every pixel, so the
+    ``normalize`` the maps satisfy ``Σ_c |S_c|² = 1`` at every pixel, so the
     SENSE-combined image equals the object.
 
     Returns

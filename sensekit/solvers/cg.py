@@ -53,7 +53,7 @@ def cg(A, b: torch.Tensor, *, x0=None, max_iter: int = 50, tol: float = 1e-6, ca
     Parameters
     ----------
     A : LinOp (Hermitian positive semi-definite), e.g. ``B.N`` for least squares
-    b : Tensor, shape (*batch, *A.in_shape)
+    b : Tensor, shape ``(*batch, *A.in_shape)``
     x0 : Tensor, optional
     max_iter, tol : stop after ``max_iter`` steps or when ‖b − Ax‖ < tol·‖b‖.
 

@@ -22,7 +22,7 @@ def lowrank_plus_sparse(A: LinOp, y: torch.Tensor, *, unfold: LinOp, lam_l: floa
     ----------
     A : LinOp
         Forward model on the image ``x = L + S`` (``in_shape`` = image shape).
-    y : Tensor, shape (*batch, *A.out_shape)
+    y : Tensor, shape ``(*batch, *A.out_shape)``
         Measurements.
     unfold : LinOp, unitary
         Maps an image to the matrix whose nuclear norm is penalised (e.g. the

@@ -30,7 +30,7 @@ class LeastSquares:
     Parameters
     ----------
     A : LinOp
-    y : Tensor, shape (*batch, *A.out_shape)
+    y : Tensor, shape ``(*batch, *A.out_shape)``
     weight : float
     inner_iter : int
         CG steps for the prox when no closed form exists.

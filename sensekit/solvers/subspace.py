@@ -5,7 +5,7 @@ snapshots l = 1..L; ``f_k`` are spatial (or normalised temporal) frequencies in
 cycles per sample, ``f ∈ [−½, ½)``.  For an array with element spacing ``d``
 wavelengths and angle θ from broadside, ``f = d sin θ``.
 
-Every function takes covariance matrices ``R`` of shape (*batch, M, M)
+Every function takes covariance matrices ``R`` of shape ``(*batch, M, M)``
 (complex Hermitian, e.g. from :func:`sample_covariance`) and works on all
 batch items at once; results follow the input's device and dtype.
 """
@@ -24,7 +24,7 @@ def forward_backward(R: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M), complex
+    R : Tensor, shape ``(*batch, M, M)``, complex
 
     Notes
     -----
@@ -41,14 +41,14 @@ def spatial_smoothing(R: torch.Tensor, subarray: int) -> torch.Tensor:
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M)
+    R : Tensor, shape ``(*batch, M, M)``
     subarray : int
         Subarray size m (1 ≤ m ≤ M); up to ``M − m + 1`` coherent sources
         become resolvable, at the cost of aperture.
 
     Returns
     -------
-    Tensor, shape (*batch, m, m)
+    Tensor, shape ``(*batch, m, m)``
 
     References
     ----------
@@ -71,7 +71,7 @@ def sample_covariance(x: torch.Tensor, *, fb: bool = False, subarray: int | None
 
     Parameters
     ----------
-    x : Tensor, shape (*batch, L, M), real or complex
+    x : Tensor, shape ``(*batch, L, M)``, real or complex
         L snapshots of M sensors (or samples) each.
     fb : bool
         Apply :func:`forward_backward` averaging.
@@ -81,7 +81,7 @@ def sample_covariance(x: torch.Tensor, *, fb: bool = False, subarray: int | None
 
     Returns
     -------
-    Tensor, shape (*batch, M, M) or (*batch, m, m)
+    Tensor, shape ``(*batch, M, M)`` or ``(*batch, m, m)``
         ``R = (1/L) Σ_l x_l x_lᴴ`` (then smoothed and/or FB averaged).
 
     Examples
@@ -109,7 +109,7 @@ def model_order(eigvals: torch.Tensor, n_snapshots: int, *, criterion: str = "md
 
     Parameters
     ----------
-    eigvals : Tensor, shape (*batch, M), real
+    eigvals : Tensor, shape ``(*batch, M)``, real
         Eigenvalues of the sample covariance (any order).
     n_snapshots : int
         Number of snapshots N behind the covariance.
@@ -117,7 +117,7 @@ def model_order(eigvals: torch.Tensor, n_snapshots: int, *, criterion: str = "md
 
     Returns
     -------
-    Tensor, shape (*batch,), long: the estimated order k̂ ∈ {0, …, M−1}.
+    Tensor, shape ``(*batch,)``, long: the estimated order k̂ ∈ {0, …, M−1}.
 
     Notes
     -----
@@ -185,13 +185,13 @@ def music_spectrum(R: torch.Tensor, n_sources: int, grid: torch.Tensor) -> torch
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M), complex
+    R : Tensor, shape ``(*batch, M, M)``, complex
     n_sources : int
     grid : Tensor, shape (G,), real: spatial frequencies in cycles per sample.
 
     Returns
     -------
-    Tensor, shape (*batch, G), real
+    Tensor, shape ``(*batch, G)``, real
     """
     _, En = _subspaces(R, n_sources)
     a = _steering(grid.to(R.real.dtype), R.shape[-1]).to(R.dtype)           # (G, M)
@@ -205,7 +205,7 @@ def music(R: torch.Tensor, n_sources: int, *, grid_size: int | None = None, refi
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M), complex
+    R : Tensor, shape ``(*batch, M, M)``, complex
     n_sources : int
         Number of sources k (the noise subspace has dimension M − k).
     grid_size : int, optional
@@ -219,7 +219,7 @@ def music(R: torch.Tensor, n_sources: int, *, grid_size: int | None = None, refi
 
     Returns
     -------
-    Tensor, shape (*batch, k), real, sorted ascending.
+    Tensor, shape ``(*batch, k)``, real, sorted ascending.
 
     Notes
     -----
@@ -277,14 +277,14 @@ def root_music(R: torch.Tensor, n_sources: int, *, spacing: float | None = None)
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M), complex
+    R : Tensor, shape ``(*batch, M, M)``, complex
     n_sources : int
     spacing : float, optional
         Element spacing in wavelengths: return angles (radians) instead.
 
     Returns
     -------
-    Tensor, shape (*batch, k), real, sorted ascending.
+    Tensor, shape ``(*batch, k)``, real, sorted ascending.
 
     Notes
     -----
@@ -349,14 +349,14 @@ def unitary_esprit(R: torch.Tensor, n_sources: int, *, spacing: float | None = N
 
     Parameters
     ----------
-    R : Tensor, shape (*batch, M, M), complex
+    R : Tensor, shape ``(*batch, M, M)``, complex
     n_sources : int
     spacing : float, optional
         Element spacing in wavelengths: return angles (radians) instead.
 
     Returns
     -------
-    Tensor, shape (*batch, k), real, sorted ascending.
+    Tensor, shape ``(*batch, k)``, real, sorted ascending.
 
     Notes
     -----
