@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Optional
 
 import numpy as np
 import torch
@@ -44,10 +45,10 @@ class Config:
     fnumber: float = option(1.0, "receive F-number of the DAS apodisation", min=0.1, max=20.0)
     dx: float = option(2e-4, "lateral pixel size (m)", min=1e-6)
     dz: float = option(1e-4, "axial pixel size (m)", min=1e-6)
-    x_min: float = option(math.nan, "image left edge (m); NaN = the aperture's left edge")
-    x_max: float = option(math.nan, "image right edge (m); NaN = the aperture's right edge")
-    z_min: float = option(math.nan, "image top (m); NaN = the first sampled depth + 1 mm")
-    z_max: float = option(math.nan, "image bottom (m); NaN = the last sampled depth − 1 mm")
+    x_min: Optional[float] = option(None, "image left edge (m); unset = the aperture's left edge")
+    x_max: Optional[float] = option(None, "image right edge (m); unset = the aperture's right edge")
+    z_min: Optional[float] = option(None, "image top (m); unset = the first sampled depth + 1 mm")
+    z_max: Optional[float] = option(None, "image bottom (m); unset = the last sampled depth − 1 mm")
     angle: float = option(0.0, "plane-wave steering angle (degrees) when rf has no angle_deg attribute")
     dynamic_range: float = option(60.0, "B-mode dynamic range (dB); also the data range of PSNR/SSIM", min=1.0)
 
@@ -170,7 +171,7 @@ class USSubsample(App):
     # ------------------------------------------------------------------ work
     def imager(self, geo, E, S, config, device=None):
         def pick(v, d):
-            return d if v is None or math.isnan(v) else v
+            return d if v is None else v
         pitch, c, fs = geo["pitch_m"], geo["c_mps"], geo["fs_hz"]
         t0 = geo.get("t0_s", 0.0)
         half = (E - 1) / 2 * pitch

@@ -1,6 +1,8 @@
 """Locally low-rank penalty: nuclear norms of the Casorati matrices of spatial blocks of an image series."""
 from __future__ import annotations
 
+import random
+
 import torch
 
 from .base import Prox
@@ -101,10 +103,13 @@ class LocallyLowRank(Prox):
         if generator is None and self.random:
             generator = torch.Generator().manual_seed(0)
         self._gen = generator
+        # the shifts are drawn on the host from a seed taken once from ``generator``: no tensor read per prox
+        # call, so a CUDA run does not synchronise on every iteration
+        self._rng = random.Random(int(torch.randint(0, 2 ** 62, (1,), generator=generator))) if self.random else None
 
     def _draw(self):
         if self.random:
-            s = torch.randint(0, self.block[0] * self.block[1], (1,), generator=self._gen).item()
+            s = self._rng.randrange(self.block[0] * self.block[1])
             self.shift = (s // self.block[1], s % self.block[1])
         return self.shift
 
