@@ -110,7 +110,7 @@ def _load_v73(path, want):
             if name.startswith("#") or (want is not None and name not in want):
                 continue
             try:
-                out[name] = _from_h5(f, f[name])
+                out[name] = _from_h5(f, _local(f, name, path), path)
             except InputError:
                 raise
             except Exception as e:
@@ -123,19 +123,34 @@ def _mclass(obj) -> str:
     return c.decode() if isinstance(c, bytes) else str(c)
 
 
-def _from_h5(f, obj):
+def _local(f, name: str, path: str):
+    """``f[name]`` through the HDF5 input checks: no external links, soft links leaving the file, virtual or
+    external-storage datasets (nothing outside ``path`` is read), and a declared size within the input limit."""
+    import h5py
+
+    from .hdf5 import local_object
+    from .source import check_declared_size
+    obj = local_object(f, name, path)
+    if obj is None:
+        raise InputError(f"{path}: MATLAB variable {name!r} is missing or a dangling link")
+    if isinstance(obj, h5py.Dataset):
+        check_declared_size(path, name, obj.shape, obj.dtype if obj.dtype.kind != "O" else np.dtype("O"))
+    return obj
+
+
+def _from_h5(f, obj, path: str = "input"):
     import h5py
 
     cls = _mclass(obj)
     if isinstance(obj, h5py.Group):  # struct (or an object we read field by field)
-        return {k: _from_h5(f, obj[k]) for k in obj if not k.startswith("#")}
+        return {k: _from_h5(f, _local(f, f"{obj.name}/{k}", path), path) for k in obj if not k.startswith("#")}
     if obj.attrs.get("MATLAB_empty", 0):
         dims = tuple(int(d) for d in np.asarray(obj[()]).ravel()[::-1]) if obj.size else (0, 0)
         return "" if cls == "char" else np.zeros(dims)
     data = obj[()]
     if cls == "cell" or (data.dtype == object and obj.dtype.kind == "O"):
         refs = np.asarray(data)
-        return [_from_h5(f, f[r]) for r in refs.T.ravel(order="F")]
+        return [_from_h5(f, _local(f, f[r].name, path), path) for r in refs.T.ravel(order="F")]
     arr = np.asarray(data)
     if arr.dtype.names is not None:
         if set(arr.dtype.names) == {"real", "imag"}:

@@ -125,6 +125,14 @@ def read_ismrmrd(path, *, dataset: str = "dataset") -> dict:
             raise InputError(f"{p}: no ISMRMRD group '{dataset}' with acquisitions ('{dataset}/data')")
         if "xml" not in f[dataset]:
             raise InputError(f"{p}: ISMRMRD group '{dataset}' has no XML header ('{dataset}/xml')")
+        # the ismrmrd package reads these itself: check them first, so that nothing outside the file is read
+        # and no absurd declared size is allocated
+        from .hdf5 import local_object
+        from .source import check_declared_size
+        for name in (f"{dataset}/data", f"{dataset}/xml"):
+            obj = local_object(f, name, p)
+            if isinstance(obj, h5py.Dataset):
+                check_declared_size(p, name, obj.shape, obj.dtype)
     try:
         dset = ismrmrd.Dataset(p, dataset, create_if_needed=False, mode="r")
     except TypeError:  # older package versions have no mode argument

@@ -73,3 +73,30 @@ def test_fastmri_reader_refuses_links_and_declared_sizes(case, tmp_path):
             f.create_dataset("kspace", shape=(2 ** 10, 16, 2 ** 12, 2 ** 12), dtype=np.complex64, chunks=True)
     with pytest.raises(InputError, match=r"dataset 'kspace' (is an external link|declares)"):
         read_fastmri(p)
+
+
+# ----------------------------------------------------------------------------- MATLAB v7.3 (HDF5) files
+def _mat73(path, **datasets):
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for k, v in datasets.items():
+            f[k] = v
+            f[k].attrs["MATLAB_class"] = np.bytes_("double")
+    return path
+
+
+def test_mat73_external_links_and_sizes_are_refused(tmp_path, monkeypatch):
+    from sensekit.io import load_mat
+    other = _mat73(tmp_path / "secret.mat", img=np.ones((3, 3)))
+    bad = _mat73(tmp_path / "in.mat", ok=np.zeros((2, 2)))
+    with h5py.File(bad, "a") as f:
+        f["img"] = h5py.ExternalLink(str(other), "/img")
+    with pytest.raises(InputError, match="external link"):
+        load_mat(bad)
+    assert set(load_mat(_mat73(tmp_path / "fine.mat", ok=np.zeros((2, 2))))) == {"ok"}
+    big = tmp_path / "big.mat"
+    with h5py.File(big, "w", userblock_size=512) as f:
+        f.create_dataset("x", shape=(2 ** 20, 2 ** 20), dtype=np.float64, chunks=(64, 64))
+        f["x"].attrs["MATLAB_class"] = np.bytes_("double")
+    monkeypatch.setenv("SENSEKIT_MAX_INPUT_BYTES", "1G")
+    with pytest.raises(InputError, match="'x' declares"):
+        load_mat(big)
