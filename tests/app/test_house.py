@@ -27,3 +27,8 @@ def test_license_matches_the_declared_one():
 def test_contributor_docs_exist_and_are_linked_from_the_readme(doc):
     assert (ROOT / doc).is_file()
     assert doc in (ROOT / "README.md").read_text()
+
+
+def test_the_package_ships_its_type_hints():
+    assert (ROOT / "sensekit" / "py.typed").is_file()
+    assert '"sensekit" = ["py.typed"]' in (ROOT / "pyproject.toml").read_text()
