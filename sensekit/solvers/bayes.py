@@ -96,9 +96,8 @@ class SBLProblem:
 
 @dataclasses.dataclass(frozen=True)
 class SBLState:
-    x: torch.Tensor          #: (L, N) posterior mean of the last E-step (0 where pruned)
+    x: torch.Tensor          #: (N,) the iterate: the last M-step's γ before pruning (0 where pruned earlier)
     gamma: torch.Tensor      #: (K,) prior variances of the active entries
-    full: torch.Tensor       #: (N,) the last M-step's γ before pruning (0 where pruned earlier)
     active: torch.Tensor     #: (K,) indices of the active entries
     As: torch.Tensor         #: (M, K) active columns
     s2: Any                  #: noise variance (float, or a 0-d tensor between prunings when learned)
@@ -110,8 +109,10 @@ class SBL:
 
     ``step`` is one EM iteration (E-step with the current γ, M-step); every ``prune_every``
     iterations (and at ``max_iter``) entries with ``γ_n < prune · max γ`` are dropped with their
-    columns.  ``x`` of the state is the posterior mean of that E-step; the history records
-    ``gamma_change`` and the default stop is ``MaxIter(max_iter) | GammaChange(tol)``.
+    columns.  The iterate ``state.x`` is the full prior-variance vector γ (what EM iterates; the
+    driver's change and NaN/Inf checks look at it); :meth:`posterior` gives the posterior mean.  The
+    history records ``gamma_change`` and ``n_active``; the default stop is
+    ``MaxIter(max_iter) | GammaChange(tol)``.
     """
 
     def __init__(self, *, max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3, prune_every: int = 1):
@@ -134,8 +135,7 @@ class SBL:
         else:
             gamma = torch.full((N,), float(g0), dtype=rdt, device=A.device)
         s2 = float(problem.noise_var) if problem.noise_var is not None else 0.1 * float(ypow)
-        return SBLState(x=torch.zeros(L, N, dtype=Y.dtype, device=Y.device), gamma=gamma, full=gamma,
-                        active=torch.arange(N, device=A.device), As=A, s2=s2, k=0)
+        return SBLState(x=gamma, gamma=gamma, active=torch.arange(N, device=A.device), As=A, s2=s2, k=0)
 
     def step(self, problem: SBLProblem, s: SBLState) -> SBLState:
         Y, M = problem.Y, problem.A.shape[0]
@@ -150,7 +150,6 @@ class SBL:
             s2 = (res + s2 * (1.0 - ratio).sum()) / M  # stays a 0-d tensor between prunings
         gamma = new_gamma
         k = s.k + 1
-        x = torch.zeros(L, N, dtype=Y.dtype, device=Y.device).index_copy(1, active, mu)
         full = torch.zeros(N, dtype=gamma.dtype, device=gamma.device).index_copy(0, active, gamma)
         if k % self.prune_every == 0 or k >= self.max_iter:
             s2 = float(s2)
@@ -158,10 +157,16 @@ class SBL:
                 keep = gamma >= self.prune * gamma.max()
                 if not bool(keep.all()):
                     active, gamma, As = active[keep], gamma[keep], As[:, keep]
-        return SBLState(x=x, gamma=gamma, full=full, active=active, As=As, s2=s2, k=k)
+        return SBLState(x=full, gamma=gamma, active=active, As=As, s2=s2, k=k)
 
     def measure(self, problem, state, prev):
-        return {"gamma_change": _rel_change(state.full, prev.full), "n_active": int(state.active.numel())}
+        return {"gamma_change": _rel_change(state.x, prev.x), "n_active": int(state.active.numel())}
+
+    def posterior(self, problem, state):
+        """Posterior mean (L, N) with the state's γ and σ² (0 at pruned entries)."""
+        mu, _ = _sbl_posterior(state.As, problem.Y, state.gamma, float(state.s2))
+        L, N = problem.Y.shape[0], problem.A.shape[1]
+        return torch.zeros(L, N, dtype=problem.Y.dtype, device=problem.Y.device).index_copy(1, state.active, mu)
 
     def objective(self, problem, state):
         """Type-II cost ``log|C| + (1/L) Σ_l y_lᴴ C⁻¹ y_l``, ``C = σ²I + AΓAᴴ`` (dense M×M; for monitoring)."""
@@ -247,11 +252,9 @@ def sbl(A: torch.Tensor, y: torch.Tensor, *, noise_var: float | None = None, max
     problem = SBLProblem.build(A, y, noise_var)
     res = solve(SBL(max_iter=max_iter, tol=tol, prune=prune, prune_every=check_every), problem,
                 stop=stop, callbacks=callbacks, check_every=check_every, record_objective=record_objective)
-    s = res.state
+    s, N = res.state, problem.A.shape[1]
     s2 = float(s.s2)
-    mu, _ = _sbl_posterior(s.As, problem.Y, s.gamma, s2)
-    L, N = problem.Y.shape[0], problem.A.shape[1]
-    x = torch.zeros(L, N, dtype=problem.Y.dtype, device=problem.Y.device).index_copy(1, s.active, mu)
+    x = SBL().posterior(problem, s)
     full = torch.zeros(N, dtype=s.gamma.dtype, device=s.gamma.device).index_copy(0, s.active, s.gamma)
     return SBLResult(x=x.reshape(*problem.shape[:-1], N), gamma=full, noise_var=s2, n_iter=res.iterations)
 
@@ -358,9 +361,8 @@ class KronSBLProblem:
 
 @dataclasses.dataclass(frozen=True)
 class KronSBLState:
-    x: torch.Tensor          #: (L, N_1, ..., N_D) posterior mean of the last E-step (0 where pruned)
+    x: torch.Tensor          #: (∏N,) the iterate: the last M-step's γ₁ ⊗ … ⊗ γ_D before pruning
     gammas: tuple            #: per-factor prior variances of the active entries
-    full: torch.Tensor       #: (∏N,) the last M-step's γ₁ ⊗ … ⊗ γ_D before pruning
     active: tuple            #: per-factor active indices
     As: tuple                #: per-factor active columns
     s2: Any
@@ -372,8 +374,9 @@ class KronSBL:
 
     ``step`` is one EM iteration; the first ``svd_warmup`` iterations of ``mstep="am"`` use the
     SVD M-step (see the root-cause note in :func:`kron_sbl`).  Pruning every ``prune_every``
-    iterations; history ``gamma_change`` and ``n_active``; default stop
-    ``MaxIter(max_iter) | GammaChange(tol)``.
+    iterations.  ``state.x`` is the full prior variance ``γ₁ ⊗ … ⊗ γ_D`` (flat); :meth:`posterior`
+    gives the posterior mean.  History ``gamma_change`` and ``n_active``; default stop
+    ``MaxIter(max_iter) | GammaChange(tol)`` (never inside the warm-up).
     """
 
     def __init__(self, *, mstep: str = "am", max_iter: int = 150, tol: float = 1e-4, prune: float | None = None,
@@ -410,8 +413,8 @@ class KronSBL:
                                  device=dev))
         active = tuple(torch.arange(n, device=dev) for n in nsz)
         s2 = float(problem.noise_var) if problem.noise_var is not None else 0.1 * float(ypow)
-        return KronSBLState(x=torch.zeros(L, *nsz, dtype=Y.dtype, device=dev), gammas=tuple(gammas),
-                            full=self._full(problem, active, gammas), active=active, As=tuple(mats), s2=s2, k=0)
+        return KronSBLState(x=self._full(problem, active, gammas), gammas=tuple(gammas), active=active,
+                            As=tuple(mats), s2=s2, k=0)
 
     def step(self, problem: KronSBLProblem, s: KronSBLState) -> KronSBLState:
         Y = problem.Y
@@ -429,8 +432,6 @@ class KronSBL:
             gammas = _am_mstep(Lam, gammas, self.inner_tol, self.inner_max_iter, self.prune_every)
         else:
             gammas = _svd_mstep(Lam)
-        x = torch.zeros_like(s.x)
-        x[(slice(None),) + torch.meshgrid(*active, indexing="ij")] = mu
         full = self._full(problem, active, gammas)
         if k % self.prune_every == 0 or k >= self.max_iter:
             s2 = float(s2)
@@ -440,13 +441,21 @@ class KronSBL:
                     active = [a[kp] for a, kp in zip(active, keeps)]
                     gammas = [g[kp] for g, kp in zip(gammas, keeps)]
                     As = [A[:, kp] for A, kp in zip(As, keeps)]
-        return KronSBLState(x=x, gammas=tuple(gammas), full=full, active=tuple(active), As=tuple(As), s2=s2, k=k)
+        return KronSBLState(x=full, gammas=tuple(gammas), active=tuple(active), As=tuple(As), s2=s2, k=k)
 
     def measure(self, problem, state, prev):
         # AM-KroSBL does not stop inside its SVD warm-up: the answer is a fixed point of the exact M-step
         warm = self.mstep == "am" and state.k <= self.svd_warmup
-        return {"gamma_change": math.inf if warm else _rel_change(state.full, prev.full),
+        return {"gamma_change": math.inf if warm else _rel_change(state.x, prev.x),
                 "n_active": math.prod(int(a.numel()) for a in state.active)}
+
+    def posterior(self, problem, state):
+        """Posterior mean (L, N_1, ..., N_D) with the state's γ and σ² (0 at pruned entries)."""
+        mu, _ = _kron_posterior(list(state.As), problem.Y, list(state.gammas), float(state.s2))
+        nsz = tuple(int(m.shape[1]) for m in problem.mats)
+        x = torch.zeros(problem.Y.shape[0], *nsz, dtype=problem.Y.dtype, device=problem.Y.device)
+        x[(slice(None),) + torch.meshgrid(*state.active, indexing="ij")] = mu
+        return x
 
 
 def kron_sbl(dictionaries: Sequence[torch.Tensor], y: torch.Tensor, *, mstep: str = "am",
@@ -575,9 +584,7 @@ def kron_sbl(dictionaries: Sequence[torch.Tensor], y: torch.Tensor, *, mstep: st
     s = res.state
     s2 = float(s.s2)
     nsz = tuple(int(m.shape[1]) for m in problem.mats)
-    mu, _ = _kron_posterior(list(s.As), problem.Y, list(s.gammas), s2)
-    x = torch.zeros(problem.Y.shape[0], *nsz, dtype=problem.Y.dtype, device=problem.Y.device)
-    x[(slice(None),) + torch.meshgrid(*s.active, indexing="ij")] = mu
+    x = solver.posterior(problem, s)
     x = x.reshape(*problem.snap_shape, math.prod(nsz)) if problem.flat else x.reshape(*problem.snap_shape, *nsz)
     full = [torch.zeros(n, dtype=g.dtype, device=g.device).index_copy(0, a, g)
             for n, a, g in zip(nsz, s.active, s.gammas)]

@@ -50,6 +50,7 @@ class OMPProblem:
     Y: torch.Tensor          #: (B, L, M): B independent items of L vectors sharing a support
     joint: bool
     batch: tuple
+    cn2: torch.Tensor        #: (N,) squared column norms (1 for zero columns)
 
     @classmethod
     def build(cls, A, y, n_atoms=None, joint=False):
@@ -67,7 +68,9 @@ class OMPProblem:
         A, y = A.to(dt), y.to(dt)
         batch = tuple(y.shape[:-2] if joint else y.shape[:-1])
         Y = y.reshape(-1, y.shape[-2] if joint else 1, M)
-        return cls(A=A, Y=Y, joint=bool(joint), batch=batch), k
+        cn = torch.linalg.vector_norm(A, dim=0)
+        cn = torch.where(cn > 0, cn, torch.ones_like(cn))
+        return cls(A=A, Y=Y, joint=bool(joint), batch=batch, cn2=cn ** 2), k
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,18 +107,12 @@ class OMP:
                         coef=torch.zeros(B, 0, L, dtype=dt, device=dev), R=Y,
                         done=torch.zeros(B, dtype=torch.bool, device=dev))
 
-    @staticmethod
-    def _norms(A):
-        cn = torch.linalg.vector_norm(A, dim=0)
-        return torch.where(cn > 0, cn, torch.ones_like(cn))
-
     def step(self, problem: OMPProblem, s: OMPState) -> OMPState:
         A, Y = problem.A, problem.Y
         B, L, _ = Y.shape
-        cn = self._norms(A)
-        score = (torch.abs(s.R @ A.conj()) ** 2).sum(-2) / cn ** 2     # (B, N)
+        score = (torch.abs(s.R @ A.conj()) ** 2).sum(-2) / problem.cn2  # (B, N)
         if s.support.shape[1]:
-            neg = torch.tensor(-1.0, dtype=cn.dtype, device=A.device)
+            neg = torch.tensor(-1.0, dtype=score.dtype, device=A.device)
             score = score.scatter(1, s.support, neg.expand(B, s.support.shape[1]))
         support = torch.cat([s.support, score.argmax(dim=1, keepdim=True)], dim=1)
         As = A.mT[support].mT                                          # (B, M, s)

@@ -153,6 +153,7 @@ class HOOIState:
     ref: torch.Tensor        #: the energy at the previous check
     change: torch.Tensor | None  #: |energy − ref| at a check, None between checks
     k: int
+    tnorm2: torch.Tensor     #: ‖T‖² (clamped away from 0)
 
 
 class HOOI:
@@ -177,8 +178,9 @@ class HOOI:
         axes, ranks = self._prep(problem)
         core, factors = hosvd(T, ranks, axes=axes)
         tnorm2 = torch.linalg.vector_norm(T) ** 2
-        e = torch.linalg.vector_norm(core) ** 2 / torch.clamp(tnorm2, min=torch.finfo(tnorm2.dtype).tiny)
-        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=None, k=0)
+        tnorm2 = torch.clamp(tnorm2, min=torch.finfo(tnorm2.dtype).tiny)
+        e = torch.linalg.vector_norm(core) ** 2 / tnorm2
+        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=None, k=0, tnorm2=tnorm2)
 
     def step(self, problem: TuckerProblem, s: HOOIState) -> HOOIState:
         T = problem.T
@@ -189,12 +191,12 @@ class HOOI:
             Y = multi_mode_dot(T, others, modes=axes, adjoint=True)
             factors[i] = _leading_left(unfold(Y, a), r)
         core = mode_dot(Y, factors[-1].mH, axes[-1])
-        tnorm2 = torch.linalg.vector_norm(T) ** 2
-        e = torch.linalg.vector_norm(core) ** 2 / torch.clamp(tnorm2, min=torch.finfo(tnorm2.dtype).tiny)
+        e = torch.linalg.vector_norm(core) ** 2 / s.tnorm2
         k = s.k + 1
         if _is_check(k, self.check_every, self.max_iter):
-            return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=torch.abs(e - s.ref), k=k)
-        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=s.ref, change=None, k=k)
+            return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=torch.abs(e - s.ref), k=k,
+                             tnorm2=s.tnorm2)
+        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=s.ref, change=None, k=k, tnorm2=s.tnorm2)
 
     def measure(self, problem, state, prev):
         out = {"energy": float(state.energy)}
@@ -356,12 +358,13 @@ class CPProblem:
 
 @dataclasses.dataclass(frozen=True)
 class CPALSState:
-    x: tuple                 #: factors (I_n, R), unit-norm columns
-    weights: torch.Tensor
+    x: torch.Tensor          #: weights (R,) (the driver's change and NaN/Inf checks look at them: cheap)
+    factors: tuple           #: (I_n, R), unit-norm columns
     grams: tuple
     fit: float | None        #: 1 − ‖T − T̂‖/‖T‖ at the last check (None before the first)
     change: float | None     #: |fit − previous fit| at a check, None otherwise
     k: int
+    tnorm: torch.Tensor      #: ‖T‖
 
 
 class CPALS:
@@ -385,13 +388,14 @@ class CPALS:
             raise ValueError(f"cp_als: needs a tensor with at least 2 modes, got shape {tuple(T.shape)}")
         factors = _cp_init(T, rank, problem.init if x0 is None else x0, problem.generator)
         rdt = T.real.dtype if T.is_complex() else T.dtype
-        return CPALSState(x=tuple(factors), weights=torch.ones(rank, dtype=rdt, device=T.device),
-                          grams=tuple(A.mH @ A for A in factors), fit=None, change=None, k=0)
+        return CPALSState(x=torch.ones(rank, dtype=rdt, device=T.device), factors=tuple(factors),
+                          grams=tuple(A.mH @ A for A in factors), fit=None, change=None, k=0,
+                          tnorm=torch.linalg.vector_norm(T))
 
     def step(self, problem: CPProblem, s: CPALSState) -> CPALSState:
         T = problem.T
-        tiny = torch.finfo(s.weights.dtype).tiny
-        factors, grams, weights = list(s.x), list(s.grams), s.weights
+        tiny = torch.finfo(s.x.dtype).tiny
+        factors, grams, weights = list(s.factors), list(s.grams), s.x
         for n in range(T.ndim):
             W = torch.ones_like(grams[0])
             for m in range(T.ndim):
@@ -407,12 +411,12 @@ class CPALS:
         k = s.k + 1
         fit, change = s.fit, None
         if _is_check(k, self.check_every, self.max_iter):
-            tnorm = torch.linalg.vector_norm(T)
-            err = _cp_error(T, tnorm, weights, factors, grams, mt) / torch.clamp(tnorm, min=tiny)
+            err = _cp_error(T, s.tnorm, weights, factors, grams, mt) / torch.clamp(s.tnorm, min=tiny)
             new = 1.0 - float(err)
             change = abs(new - fit) if fit is not None else None
             fit = new
-        return CPALSState(x=tuple(factors), weights=weights, grams=tuple(grams), fit=fit, change=change, k=k)
+        return CPALSState(x=weights, factors=tuple(factors), grams=tuple(grams), fit=fit, change=change, k=k,
+                          tnorm=s.tnorm)
 
     def measure(self, problem, state, prev):
         out = {"fit": state.fit}
@@ -422,8 +426,8 @@ class CPALS:
 
     def objective(self, problem, state):  # relative error ‖T − T̂‖/‖T‖ (one reconstruction)
         T = problem.T
-        return float(torch.linalg.vector_norm(T - cp_to_tensor(state.weights, state.x))
-                     / torch.clamp(torch.linalg.vector_norm(T), min=torch.finfo(state.weights.dtype).tiny))
+        return float(torch.linalg.vector_norm(T - cp_to_tensor(state.x, state.factors))
+                     / torch.clamp(torch.linalg.vector_norm(T), min=torch.finfo(state.x.dtype).tiny))
 
 
 def cp_als(T: torch.Tensor, rank: int, *, tol: float = 1e-10, max_iter: int = 500,
@@ -500,6 +504,6 @@ def cp_als(T: torch.Tensor, rank: int, *, tol: float = 1e-10, max_iter: int = 50
     """
     res = solve(CPALS(tol=tol, max_iter=max_iter, check_every=check_every), CPProblem(T, rank, init, generator),
                 stop=stop, callbacks=callbacks, check_every=check_every, record_objective=record_objective)
-    weights, factors = res.state.weights, list(res.state.x)
+    weights, factors = res.state.x, list(res.state.factors)
     order = torch.argsort(weights, descending=True)
     return weights[order], [A[:, order] for A in factors]

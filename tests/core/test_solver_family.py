@@ -102,7 +102,7 @@ def test_solve_with_progress_callback(name):
         assert all("fit_change" in h for h in res.history[1:])
         x = res.x
         rec = (S.tucker_to_tensor(x, res.state.factors) if name == "hooi"
-               else S.cp_to_tensor(res.state.weights, res.state.x))
+               else S.cp_to_tensor(res.state.x, res.state.factors))
         assert float((rec - ref).norm() / ref.norm()) < 2e-2
     if name in ("omp", "tensor_omp"):
         assert res.iterations == solver.n_atoms and res.history[-1]["residual"] < 1e-10
