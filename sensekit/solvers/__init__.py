@@ -30,8 +30,11 @@ from .completion import AltMin, complete
 from .sensing import SensingProblem, FactoredGD, factored_gd
 from .subgm import SubGM, subgm
 # tensors, sparse, subspace
-from .tensor import hosvd, truncated_hosvd, tucker, tucker_to_tensor, cp_als, cp_to_tensor
-from .sparse import omp, tensor_omp, TensorOMPResult, sbl, kron_sbl, SBLResult, KronSBLResult
+from .tensor import (hosvd, truncated_hosvd, tucker, tucker_to_tensor, cp_als, cp_to_tensor,
+                     HOOI, TuckerProblem, CPALS, CPProblem, FitChange)
+from .sparse import (omp, tensor_omp, TensorOMPResult, sbl, kron_sbl, SBLResult, KronSBLResult,
+                     OMP, OMPProblem, TensorOMP, TensorOMPProblem, AllConverged)
+from .bayes import SBL, SBLProblem, KronSBL, KronSBLProblem, GammaChange
 from .subspace import (sample_covariance, forward_backward, spatial_smoothing, model_order, music_spectrum,
                        music, root_music, unitary_esprit, esprit)
 
@@ -44,7 +47,10 @@ __all__ = [
     "OnlineDPD", "OnlineDPDState", "AltMin", "complete",
     "SensingProblem", "FactoredGD", "factored_gd", "SubGM", "subgm",
     "hosvd", "truncated_hosvd", "tucker", "tucker_to_tensor", "cp_als", "cp_to_tensor",
+    "HOOI", "TuckerProblem", "CPALS", "CPProblem", "FitChange",
     "omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult",
+    "OMP", "OMPProblem", "TensorOMP", "TensorOMPProblem", "AllConverged",
+    "SBL", "SBLProblem", "KronSBL", "KronSBLProblem", "GammaChange",
     "sample_covariance", "forward_backward", "spatial_smoothing", "model_order", "music_spectrum",
     "music", "root_music", "unitary_esprit", "esprit",
 ]

@@ -6,15 +6,32 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import NamedTuple, Sequence
 
 import torch
 
 from ..linop.tensor import multi_mode_dot
+from .base import AnyOf, MaxIter, Stop, solve
 from .bayes import SBLResult, KronSBLResult, sbl, kron_sbl
 
-__all__ = ["omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult"]
+__all__ = ["omp", "tensor_omp", "TensorOMPResult", "sbl", "kron_sbl", "SBLResult", "KronSBLResult",
+           "OMP", "OMPProblem", "TensorOMP", "TensorOMPProblem", "AllConverged"]
+
+
+class AllConverged(Stop):
+    """Greedy pursuits: stop once every item's residual is at most ``tol · ‖y‖`` (``info["n_open"] == 0``)."""
+
+    def check(self, info):
+        return "residual<=tol for every item" if info.get("n_open") == 0 else None
+
+    def __repr__(self):
+        return "AllConverged()"
+
+
+def _greedy_stop(n, tol):
+    return MaxIter(n) | AllConverged() if tol > 0 else MaxIter(n)
 
 
 def _common_dtype(*ts):
@@ -25,8 +42,104 @@ def _common_dtype(*ts):
     return dt
 
 
+@dataclasses.dataclass(frozen=True)
+class OMPProblem:
+    """``y ≈ A x`` with ``x`` k-sparse; build with :meth:`build` (dtype promotion, batching)."""
+
+    A: torch.Tensor          #: (M, N)
+    Y: torch.Tensor          #: (B, L, M): B independent items of L vectors sharing a support
+    joint: bool
+    batch: tuple
+    cn2: torch.Tensor        #: (N,) squared column norms (1 for zero columns)
+
+    @classmethod
+    def build(cls, A, y, n_atoms=None, joint=False):
+        """Validate and promote; returns ``(problem, k)`` with ``k`` the number of atoms (default min(M, N))."""
+        if A.ndim != 2:
+            raise ValueError(f"omp: A must be a matrix (M, N), got shape {tuple(A.shape)}")
+        M, N = A.shape
+        need = 2 if joint else 1
+        if y.ndim < need or y.shape[-1] != M:
+            raise ValueError(f"omp: y of shape {tuple(y.shape)} does not match A with {M} rows")
+        k = min(M, N) if n_atoms is None else int(n_atoms)
+        if not 1 <= k <= min(M, N):
+            raise ValueError(f"omp: n_atoms must be in 1..{min(M, N)}, got {k}")
+        dt = _common_dtype(y, A)
+        A, y = A.to(dt), y.to(dt)
+        batch = tuple(y.shape[:-2] if joint else y.shape[:-1])
+        Y = y.reshape(-1, y.shape[-2] if joint else 1, M)
+        cn = torch.linalg.vector_norm(A, dim=0)
+        cn = torch.where(cn > 0, cn, torch.ones_like(cn))
+        return cls(A=A, Y=Y, joint=bool(joint), batch=batch, cn2=cn ** 2), k
+
+
+@dataclasses.dataclass(frozen=True)
+class OMPState:
+    x: torch.Tensor          #: (B, L, N) current coefficients
+    support: torch.Tensor    #: (B, s) selected atoms, in order
+    coef: torch.Tensor       #: (B, s, L)
+    R: torch.Tensor          #: (B, L, M) residuals
+    done: torch.Tensor       #: (B,) items frozen by the tolerance
+
+
+class OMP:
+    """Orthogonal matching pursuit as an init/step solver (one atom per step); see :func:`omp`.
+
+    Default stop ``MaxIter(n_atoms)`` (``| AllConverged()`` when ``tol > 0``); a caller's stop is
+    combined with ``MaxIter(n_atoms)``.
+    """
+
+    def __init__(self, n_atoms: int, *, tol: float = 0.0):
+        self.n_atoms, self.tol = int(n_atoms), float(tol)
+
+    def default_stop(self):
+        return _greedy_stop(self.n_atoms, self.tol)
+
+    def guard_stop(self, stop):
+        return AnyOf(MaxIter(self.n_atoms), stop)
+
+    def init(self, problem: OMPProblem, x0=None):
+        A, Y = problem.A, problem.Y
+        B, L, _ = Y.shape
+        dev, dt = A.device, A.dtype
+        return OMPState(x=torch.zeros(B, L, A.shape[1], dtype=dt, device=dev),
+                        support=torch.empty(B, 0, dtype=torch.long, device=dev),
+                        coef=torch.zeros(B, 0, L, dtype=dt, device=dev), R=Y,
+                        done=torch.zeros(B, dtype=torch.bool, device=dev))
+
+    def step(self, problem: OMPProblem, s: OMPState) -> OMPState:
+        A, Y = problem.A, problem.Y
+        B, L, _ = Y.shape
+        score = (torch.abs(s.R @ A.conj()) ** 2).sum(-2) / problem.cn2  # (B, N)
+        if s.support.shape[1]:
+            neg = torch.tensor(-1.0, dtype=score.dtype, device=A.device)
+            score = score.scatter(1, s.support, neg.expand(B, s.support.shape[1]))
+        support = torch.cat([s.support, score.argmax(dim=1, keepdim=True)], dim=1)
+        As = A.mT[support].mT                                          # (B, M, s)
+        new = torch.linalg.lstsq(As, Y.mT).solution                     # (B, s, L)
+        old = torch.cat([s.coef, new.new_zeros(B, 1, L)], dim=1)
+        coef = torch.where(s.done[:, None, None], old, new)
+        R = torch.where(s.done[:, None, None], s.R, Y - (As @ coef).mT)
+        done = s.done
+        if self.tol > 0:
+            ynorm = torch.linalg.vector_norm(Y, dim=(-2, -1))
+            done = done | (torch.linalg.vector_norm(R, dim=(-2, -1)) <= self.tol * ynorm)
+        x = torch.zeros(B, L, A.shape[1], dtype=A.dtype, device=A.device)
+        x = x.scatter_add(2, support[:, None, :].expand(B, L, support.shape[1]), coef.mT)
+        return OMPState(x=x, support=support, coef=coef, R=R, done=done)
+
+    def measure(self, problem, state, prev):
+        yn = torch.clamp(torch.linalg.vector_norm(problem.Y, dim=(-2, -1)), min=torch.finfo(state.R.real.dtype).tiny)
+        rel = torch.linalg.vector_norm(state.R, dim=(-2, -1)) / yn
+        return {"residual": float(rel.max()), "n_open": int((~state.done).sum())}
+
+    def objective(self, problem, state):
+        return float((torch.abs(state.R) ** 2).sum())
+
+
 def omp(A: torch.Tensor, y: torch.Tensor, n_atoms: int | None = None, *, tol: float = 0.0,
-        joint: bool = False) -> torch.Tensor:
+        joint: bool = False, stop: Stop | None = None, callbacks=(), check_every: int | None = None,
+        record_objective: bool = False) -> torch.Tensor:
     """Orthogonal matching pursuit, batched over independent problems.
 
     Parameters
@@ -45,6 +158,12 @@ def omp(A: torch.Tensor, y: torch.Tensor, n_atoms: int | None = None, *, tol: fl
         synchronisation per selected atom; ``tol = 0`` none.
     joint : bool
         Shared support across the second-to-last axis of ``y``.
+    stop, callbacks, check_every, record_objective
+        The driver's keyword tail (:func:`~sensekit.solvers.solve`, solver :class:`OMP`; one
+        iteration = one atom): ``stop`` is combined with ``MaxIter(n_atoms)`` (never more atoms);
+        callbacks ``cb(info, state)`` see ``iter``, ``residual`` (largest ‖r‖/‖y‖ over items) and
+        ``n_open``; ``check_every`` defaults to 1 when ``tol > 0`` and to ``n_atoms`` (a single check,
+        no host synchronisation before the end) otherwise; the objective is ``Σ‖r‖²``.
 
     Returns
     -------
@@ -80,46 +199,13 @@ def omp(A: torch.Tensor, y: torch.Tensor, n_atoms: int | None = None, *, tol: fl
     >>> torch.allclose(sk.solvers.omp(A, A @ x, 3), x)
     True
     """
-    if A.ndim != 2:
-        raise ValueError(f"omp: A must be a matrix (M, N), got shape {tuple(A.shape)}")
-    M, N = A.shape
-    need = 2 if joint else 1
-    if y.ndim < need or y.shape[-1] != M:
-        raise ValueError(f"omp: y of shape {tuple(y.shape)} does not match A with {M} rows")
-    k = min(M, N) if n_atoms is None else int(n_atoms)
-    if not 1 <= k <= min(M, N):
-        raise ValueError(f"omp: n_atoms must be in 1..{min(M, N)}, got {k}")
-    dt = _common_dtype(y, A)
-    A, y = A.to(dt), y.to(dt)
-    batch = y.shape[:-2] if joint else y.shape[:-1]
-    Y = y.reshape(-1, y.shape[-2] if joint else 1, M)               # (B, L, M)
-    B = Y.shape[0]
-    cn = torch.linalg.vector_norm(A, dim=0)
-    cn = torch.where(cn > 0, cn, torch.ones_like(cn))
-    At = A.mT                                                       # (N, M): rows are atoms
-    ynorm = torch.linalg.vector_norm(Y, dim=(-2, -1))
-    R = Y
-    support = torch.empty(B, 0, dtype=torch.long, device=A.device)
-    coef = torch.zeros(B, 0, Y.shape[1], dtype=dt, device=A.device)
-    done = torch.zeros(B, dtype=torch.bool, device=A.device)
-    neg = torch.tensor(-1.0, dtype=cn.dtype, device=A.device)
-    for _ in range(k):
-        score = (torch.abs(R @ A.conj()) ** 2).sum(-2) / cn ** 2     # (B, N)
-        if support.shape[1]:
-            score = score.scatter(1, support, neg.expand(B, support.shape[1]))
-        support = torch.cat([support, score.argmax(dim=1, keepdim=True)], dim=1)
-        As = At[support].mT                                        # (B, M, s)
-        new = torch.linalg.lstsq(As, Y.mT).solution                 # (B, s, L)
-        old = torch.cat([coef, new.new_zeros(B, 1, Y.shape[1])], dim=1)
-        coef = torch.where(done[:, None, None], old, new)
-        R = torch.where(done[:, None, None], R, Y - (As @ coef).mT)
-        if tol > 0:
-            done = done | (torch.linalg.vector_norm(R, dim=(-2, -1)) <= tol * ynorm)
-            if bool(done.all()):
-                break
-    x = torch.zeros(B, Y.shape[1], N, dtype=dt, device=A.device)
-    x = x.scatter_add(2, support[:, None, :].expand(B, Y.shape[1], support.shape[1]), coef.mT)
-    return x.reshape(*batch, Y.shape[1], N) if joint else x.reshape(*batch, N)
+    problem, k = OMPProblem.build(A, y, n_atoms, joint)
+    if check_every is None:
+        check_every = 1 if tol > 0 else k
+    res = solve(OMP(k, tol=tol), problem, stop=stop, callbacks=callbacks, check_every=check_every,
+                record_objective=record_objective)
+    x, L, N = res.state.x, problem.Y.shape[1], problem.A.shape[1]
+    return x.reshape(*problem.batch, L, N) if joint else x.reshape(*problem.batch, N)
 
 
 class TensorOMPResult(NamedTuple):
@@ -131,8 +217,99 @@ class TensorOMPResult(NamedTuple):
     residual: torch.Tensor  #: (*snapshots, M_1, ..., M_D)
 
 
+@dataclasses.dataclass(frozen=True)
+class TensorOMPProblem:
+    """``Y ≈ core ×_d D_d`` with few index tuples; build with :meth:`build`."""
+
+    Y: torch.Tensor
+    mats: tuple
+    norms2: torch.Tensor     #: (N_1, ..., N_D) ∏‖d‖² of every atom
+
+    @classmethod
+    def build(cls, Y, dictionaries, n_atoms):
+        """Validate and promote; returns ``(problem, P)``."""
+        mats = list(dictionaries)
+        d = len(mats)
+        if Y.ndim < d or any(m.ndim != 2 or m.shape[0] != Y.shape[Y.ndim - d + i] for i, m in enumerate(mats)):
+            raise ValueError(f"tensor_omp: dictionaries {[tuple(m.shape) for m in mats]} do not match the "
+                             f"trailing dims of Y {tuple(Y.shape)}")
+        P = int(n_atoms)
+        sizes = [m.shape[1] for m in mats]
+        if not 1 <= P <= math.prod(sizes):
+            raise ValueError(f"tensor_omp: n_atoms must be in 1..{math.prod(sizes)}, got {P}")
+        dt = _common_dtype(Y, *mats)
+        Y = Y.to(dt)
+        mats = [m.to(dt) for m in mats]
+        norms2 = None
+        for m in mats:
+            n2 = torch.linalg.vector_norm(m, dim=0) ** 2
+            n2 = torch.where(n2 > 0, n2, torch.ones_like(n2))
+            norms2 = n2 if norms2 is None else (norms2.unsqueeze(-1) * n2).reshape(*norms2.shape, -1)
+        return cls(Y=Y, mats=tuple(mats), norms2=norms2.reshape(sizes)), P
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorOMPState:
+    x: torch.Tensor          #: core (*snapshots, N_1, ..., N_D), zero outside the selected grid
+    R: torch.Tensor          #: residual
+    masks: tuple             #: per-mode selected columns
+    taken: torch.Tensor      #: (∏N,) selected index tuples
+    picked: tuple            #: (D,) index tensors, in selection order
+    done: bool | torch.Tensor
+
+
+class TensorOMP:
+    """Tensor OMP as an init/step solver (one index tuple per step); see :func:`tensor_omp`."""
+
+    def __init__(self, n_atoms: int, *, tol: float = 0.0):
+        self.n_atoms, self.tol = int(n_atoms), float(tol)
+
+    def default_stop(self):
+        return _greedy_stop(self.n_atoms, self.tol)
+
+    def guard_stop(self, stop):
+        return AnyOf(MaxIter(self.n_atoms), stop)
+
+    def init(self, problem: TensorOMPProblem, x0=None):
+        Y, dev = problem.Y, problem.Y.device
+        sizes = problem.norms2.shape
+        d = len(problem.mats)
+        return TensorOMPState(x=torch.zeros(*Y.shape[:Y.ndim - d], *sizes, dtype=Y.dtype, device=dev), R=Y,
+                              masks=tuple(torch.zeros(n, dtype=torch.bool, device=dev) for n in sizes),
+                              taken=torch.zeros(math.prod(sizes), dtype=torch.bool, device=dev), picked=(),
+                              done=torch.zeros((), dtype=torch.bool, device=dev))
+
+    def step(self, problem: TensorOMPProblem, s: TensorOMPState) -> TensorOMPState:
+        Y, mats, norms2 = problem.Y, list(problem.mats), problem.norms2
+        d = len(mats)
+        snap = tuple(range(Y.ndim - d))
+        C = multi_mode_dot(s.R, mats, ndim=d, adjoint=True)
+        score = (torch.abs(C) ** 2).sum(dim=snap) / norms2 if snap else torch.abs(C) ** 2 / norms2
+        score = torch.where(s.taken, torch.full_like(score.reshape(-1), -1.0), score.reshape(-1))
+        flat = score.argmax()
+        taken = s.taken.index_fill(0, flat.reshape(1), True)
+        idx = torch.stack(torch.unravel_index(flat, tuple(norms2.shape)))
+        masks = [mk.index_fill(0, i.reshape(1), True) for mk, i in zip(s.masks, idx)]
+        sub = [m * mk.to(m.real.dtype) for m, mk in zip(mats, masks)]
+        core = multi_mode_dot(Y, [torch.linalg.pinv(a) for a in sub], ndim=d)
+        R = Y - multi_mode_dot(core, sub, ndim=d)
+        done = s.done
+        if self.tol > 0:
+            done = torch.linalg.vector_norm(R) <= self.tol * torch.linalg.vector_norm(Y)
+        return TensorOMPState(x=core, R=R, masks=tuple(masks), taken=taken, picked=s.picked + (idx,), done=done)
+
+    def measure(self, problem, state, prev):
+        yn = float(torch.linalg.vector_norm(problem.Y))
+        r = float(torch.linalg.vector_norm(state.R))
+        return {"residual": r / yn if yn > 0 else 0.0, "n_open": 0 if bool(state.done) else 1}
+
+    def objective(self, problem, state):
+        return float((torch.abs(state.R) ** 2).sum())
+
+
 def tensor_omp(Y: torch.Tensor, dictionaries: Sequence[torch.Tensor], n_atoms: int, *,
-               tol: float = 0.0) -> TensorOMPResult:
+               tol: float = 0.0, stop: Stop | None = None, callbacks=(), check_every: int | None = None,
+               record_objective: bool = False) -> TensorOMPResult:
     """Tensor OMP over a Kronecker-structured dictionary ``D_1 ⊗ … ⊗ D_D``.
 
     Parameters
@@ -148,6 +325,11 @@ def tensor_omp(Y: torch.Tensor, dictionaries: Sequence[torch.Tensor], n_atoms: i
     tol : float
         Stop early once ``‖residual‖ ≤ tol · ‖Y‖`` (one host synchronisation
         per atom when positive).
+    stop, callbacks, check_every, record_objective
+        The driver's keyword tail (:func:`~sensekit.solvers.solve`, solver :class:`TensorOMP`, one
+        iteration = one index tuple), as in :func:`omp`: ``stop`` is combined with
+        ``MaxIter(n_atoms)``; ``info`` has ``residual`` (‖R‖/‖Y‖) and ``n_open``; ``check_every``
+        defaults to 1 when ``tol > 0`` and to ``n_atoms`` otherwise; the objective is ``‖R‖²``.
 
     Returns
     -------
@@ -187,44 +369,12 @@ def tensor_omp(Y: torch.Tensor, dictionaries: Sequence[torch.Tensor], n_atoms: i
     >>> sorted(map(tuple, res.indices.tolist()))
     [(1, 2, 3), (5, 7, 9)]
     """
-    mats = list(dictionaries)
-    d = len(mats)
-    if Y.ndim < d or any(m.ndim != 2 or m.shape[0] != Y.shape[Y.ndim - d + i] for i, m in enumerate(mats)):
-        raise ValueError(f"tensor_omp: dictionaries {[tuple(m.shape) for m in mats]} do not match the "
-                         f"trailing dims of Y {tuple(Y.shape)}")
-    P = int(n_atoms)
-    sizes = [m.shape[1] for m in mats]
-    if not 1 <= P <= math.prod(sizes):
-        raise ValueError(f"tensor_omp: n_atoms must be in 1..{math.prod(sizes)}, got {P}")
-    dt = _common_dtype(Y, *mats)
-    Y = Y.to(dt)
-    mats = [m.to(dt) for m in mats]
-    dev = Y.device
-    snap = tuple(range(Y.ndim - d))
-    norms2 = None
-    for m in mats:
-        n2 = torch.linalg.vector_norm(m, dim=0) ** 2
-        n2 = torch.where(n2 > 0, n2, torch.ones_like(n2))
-        norms2 = n2 if norms2 is None else (norms2.unsqueeze(-1) * n2).reshape(*norms2.shape, -1)
-    norms2 = norms2.reshape(sizes)
-    masks = [torch.zeros(n, dtype=torch.bool, device=dev) for n in sizes]
-    taken = torch.zeros(math.prod(sizes), dtype=torch.bool, device=dev)
-    ynorm = torch.linalg.vector_norm(Y)
-    R, picked = Y, []
-    for _ in range(P):
-        C = multi_mode_dot(R, mats, ndim=d, adjoint=True)
-        score = (torch.abs(C) ** 2).sum(dim=snap) / norms2 if snap else torch.abs(C) ** 2 / norms2
-        score = torch.where(taken, torch.full_like(score.reshape(-1), -1.0), score.reshape(-1))
-        flat = score.argmax()
-        taken = taken.index_fill(0, flat.reshape(1), True)
-        idx = torch.stack(torch.unravel_index(flat, tuple(sizes)))
-        picked.append(idx)
-        masks = [mk.index_fill(0, i.reshape(1), True) for mk, i in zip(masks, idx)]
-        sub = [m * mk.to(m.real.dtype) for m, mk in zip(mats, masks)]
-        core = multi_mode_dot(Y, [torch.linalg.pinv(s) for s in sub], ndim=d)
-        R = Y - multi_mode_dot(core, sub, ndim=d)
-        if tol > 0 and bool(torch.linalg.vector_norm(R) <= tol * ynorm):
-            break
-    indices = torch.stack(picked)
-    coef = core[(...,) + tuple(indices.T)]
-    return TensorOMPResult(indices=indices, coef=coef, core=core, residual=R)
+    problem, P = TensorOMPProblem.build(Y, dictionaries, n_atoms)
+    if check_every is None:
+        check_every = 1 if tol > 0 else P
+    res = solve(TensorOMP(P, tol=tol), problem, stop=stop, callbacks=callbacks, check_every=check_every,
+                record_objective=record_objective)
+    s = res.state
+    indices = torch.stack(s.picked)
+    coef = s.x[(...,) + tuple(indices.T)]
+    return TensorOMPResult(indices=indices, coef=coef, core=s.x, residual=s.R)

@@ -7,6 +7,7 @@ the slowest index).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Sequence
 
@@ -14,6 +15,23 @@ import torch
 
 from ..core.random import randn
 from ..linop.tensor import khatri_rao, mode_dot, multi_mode_dot, unfold
+from .base import MaxIter, Stop, _Threshold, solve
+
+
+class FitChange(_Threshold):
+    """Stop when the solver's fit measure changed by less than ``tol`` since its previous check
+    (Tucker: explained energy ``‖core‖²/‖T‖²``; CP: ``1 − ‖T − T̂‖/‖T‖``)."""
+
+    key = "fit_change"
+
+
+def _fit_stop(max_iter, tol):
+    s = MaxIter(max_iter)
+    return s if not tol else s | FitChange(tol)
+
+
+def _is_check(k, every, max_iter):
+    return k % every == 0 or k >= max_iter
 
 
 
@@ -118,8 +136,80 @@ def truncated_hosvd(T: torch.Tensor, ranks, *, axes=None):
     return hosvd(T, ranks, axes=axes)
 
 
+@dataclasses.dataclass(frozen=True)
+class TuckerProblem:
+    """Decompose ``T`` with multilinear ranks ``ranks`` over ``axes`` (None: all modes)."""
+
+    T: torch.Tensor
+    ranks: object
+    axes: object = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HOOIState:
+    x: torch.Tensor          #: core
+    factors: tuple
+    energy: torch.Tensor     #: ‖core‖² / ‖T‖² (0-d, on the device)
+    ref: torch.Tensor        #: the energy at the previous check
+    change: torch.Tensor | None  #: |energy − ref| at a check, None between checks
+    k: int
+    tnorm2: torch.Tensor     #: ‖T‖² (clamped away from 0)
+
+
+class HOOI:
+    """Higher-order orthogonal iteration as an init/step solver (see :func:`tucker`).
+
+    ``init`` is the truncated HOSVD, ``step`` one sweep over the modes.  The fit change is formed
+    every ``check_every`` sweeps against the previous check (as :func:`tucker` does).
+    """
+
+    def __init__(self, *, tol: float = 1e-10, max_iter: int = 100, check_every: int = 1):
+        self.tol, self.max_iter, self.check_every = tol, int(max_iter), max(1, int(check_every))
+
+    def default_stop(self):
+        return _fit_stop(self.max_iter, self.tol)
+
+    def _prep(self, problem):
+        axes = _as_axes(problem.T, problem.axes)
+        return axes, _as_ranks(problem.T, problem.ranks, axes, "tucker")
+
+    def init(self, problem: TuckerProblem, x0=None):
+        T = problem.T
+        axes, ranks = self._prep(problem)
+        core, factors = hosvd(T, ranks, axes=axes)
+        tnorm2 = torch.linalg.vector_norm(T) ** 2
+        tnorm2 = torch.clamp(tnorm2, min=torch.finfo(tnorm2.dtype).tiny)
+        e = torch.linalg.vector_norm(core) ** 2 / tnorm2
+        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=None, k=0, tnorm2=tnorm2)
+
+    def step(self, problem: TuckerProblem, s: HOOIState) -> HOOIState:
+        T = problem.T
+        axes, ranks = self._prep(problem)
+        factors = list(s.factors)
+        for i, (a, r) in enumerate(zip(axes, ranks)):
+            others = [None if j == i else U for j, U in enumerate(factors)]
+            Y = multi_mode_dot(T, others, modes=axes, adjoint=True)
+            factors[i] = _leading_left(unfold(Y, a), r)
+        core = mode_dot(Y, factors[-1].mH, axes[-1])
+        e = torch.linalg.vector_norm(core) ** 2 / s.tnorm2
+        k = s.k + 1
+        if _is_check(k, self.check_every, self.max_iter):
+            return HOOIState(x=core, factors=tuple(factors), energy=e, ref=e, change=torch.abs(e - s.ref), k=k,
+                             tnorm2=s.tnorm2)
+        return HOOIState(x=core, factors=tuple(factors), energy=e, ref=s.ref, change=None, k=k, tnorm2=s.tnorm2)
+
+    def measure(self, problem, state, prev):
+        out = {"energy": float(state.energy)}
+        if state.change is not None:
+            out["fit_change"] = float(state.change)
+        return out
+
+    def objective(self, problem, state):
+        return math.sqrt(max(0.0, 1.0 - float(state.energy)))
+
+
 def tucker(T: torch.Tensor, ranks, *, tol: float = 1e-10, max_iter: int = 100, axes=None,
-           check_every: int = 1):
+           check_every: int = 1, stop: Stop | None = None, callbacks=(), record_objective: bool = False):
     """Tucker decomposition by higher-order orthogonal iteration (HOOI).
 
     Parameters
@@ -139,6 +229,11 @@ def tucker(T: torch.Tensor, ranks, *, tol: float = 1e-10, max_iter: int = 100, a
     check_every : int
         Evaluate the stopping rule every k sweeps (each check synchronises
         a CUDA device with the host once).
+    stop, callbacks, record_objective
+        The driver's keyword tail (:func:`~sensekit.solvers.solve`, solver :class:`HOOI`; problem
+        :class:`TuckerProblem`): ``stop`` replaces ``MaxIter(max_iter) | FitChange(tol)``; callbacks
+        ``cb(info, state)`` see ``iter``, ``energy`` and ``fit_change`` at each check; the objective is
+        the relative error ``‖T − T̂‖/‖T‖ = √(1 − energy)``.
 
     Returns
     -------
@@ -169,27 +264,9 @@ def tucker(T: torch.Tensor, ranks, *, tol: float = 1e-10, max_iter: int = 100, a
     >>> float((sk.solvers.tucker_to_tensor(core, factors) - T).norm() / T.norm()) < 1e-12
     True
     """
-    axes = _as_axes(T, axes)
-    ranks = _as_ranks(T, ranks, axes, "tucker")
-    core, factors = hosvd(T, ranks, axes=axes)
-    tnorm2 = torch.linalg.vector_norm(T) ** 2
-    tiny = torch.finfo(tnorm2.dtype).tiny
-    energy = float(torch.linalg.vector_norm(core) ** 2 / torch.clamp(tnorm2, min=tiny))
-    check_every = max(1, int(check_every))
-    for it in range(1, int(max_iter) + 1):
-        for i, (a, r) in enumerate(zip(axes, ranks)):
-            others = [None if j == i else U for j, U in enumerate(factors)]
-            Y = multi_mode_dot(T, others, modes=axes, adjoint=True)
-            factors[i] = _leading_left(unfold(Y, a), r)
-        core = mode_dot(Y, factors[-1].mH, axes[-1])
-        if it % check_every and it < max_iter:
-            continue
-        new = float(torch.linalg.vector_norm(core) ** 2 / torch.clamp(tnorm2, min=tiny))
-        done = abs(new - energy) < tol
-        energy = new
-        if done:
-            break
-    return core, factors
+    res = solve(HOOI(tol=tol, max_iter=max_iter, check_every=check_every), TuckerProblem(T, ranks, axes),
+                stop=stop, callbacks=callbacks, check_every=check_every, record_objective=record_objective)
+    return res.state.x, list(res.state.factors)
 
 
 # ----------------------------------------------------------------------------- CP
@@ -269,8 +346,93 @@ def _cp_error(T, tnorm, weights, factors, grams, mt_last):
     return torch.linalg.vector_norm(T - cp_to_tensor(weights, factors))
 
 
+@dataclasses.dataclass(frozen=True)
+class CPProblem:
+    """Rank-``rank`` CP decomposition of ``T``; ``init`` and ``generator`` as in :func:`cp_als`."""
+
+    T: torch.Tensor
+    rank: int
+    init: object = "svd"
+    generator: torch.Generator | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CPALSState:
+    x: torch.Tensor          #: weights (R,) (the driver's change and NaN/Inf checks look at them: cheap)
+    factors: tuple           #: (I_n, R), unit-norm columns
+    grams: tuple
+    fit: float | None        #: 1 − ‖T − T̂‖/‖T‖ at the last check (None before the first)
+    change: float | None     #: |fit − previous fit| at a check, None otherwise
+    k: int
+    tnorm: torch.Tensor      #: ‖T‖
+
+
+class CPALS:
+    """CP by alternating least squares as an init/step solver (see :func:`cp_als`).
+
+    ``step`` is one sweep over the modes; every ``check_every`` sweeps (and at ``max_iter``) it
+    evaluates the fit (one host synchronisation) and its change since the previous check.
+    """
+
+    def __init__(self, *, tol: float = 1e-10, max_iter: int = 500, check_every: int = 1):
+        self.tol, self.max_iter, self.check_every = tol, int(max_iter), max(1, int(check_every))
+
+    def default_stop(self):
+        return _fit_stop(self.max_iter, self.tol)
+
+    def init(self, problem: CPProblem, x0=None):
+        T, rank = problem.T, int(problem.rank)
+        if rank < 1:
+            raise ValueError(f"cp_als: rank must be >= 1, got {rank}")
+        if T.ndim < 2:
+            raise ValueError(f"cp_als: needs a tensor with at least 2 modes, got shape {tuple(T.shape)}")
+        factors = _cp_init(T, rank, problem.init if x0 is None else x0, problem.generator)
+        rdt = T.real.dtype if T.is_complex() else T.dtype
+        return CPALSState(x=torch.ones(rank, dtype=rdt, device=T.device), factors=tuple(factors),
+                          grams=tuple(A.mH @ A for A in factors), fit=None, change=None, k=0,
+                          tnorm=torch.linalg.vector_norm(T))
+
+    def step(self, problem: CPProblem, s: CPALSState) -> CPALSState:
+        T = problem.T
+        tiny = torch.finfo(s.x.dtype).tiny
+        factors, grams, weights = list(s.factors), list(s.grams), s.x
+        for n in range(T.ndim):
+            W = torch.ones_like(grams[0])
+            for m in range(T.ndim):
+                if m != n:
+                    W = W * grams[m]
+            W = W.conj() if W.is_complex() else W
+            mt = _mttkrp(T, factors, n)
+            A = mt @ torch.linalg.pinv(W, hermitian=True)
+            weights = torch.linalg.vector_norm(A, dim=0)
+            A = A / torch.clamp(weights, min=tiny).to(A.dtype)
+            factors[n] = A
+            grams[n] = A.mH @ A
+        k = s.k + 1
+        fit, change = s.fit, None
+        if _is_check(k, self.check_every, self.max_iter):
+            err = _cp_error(T, s.tnorm, weights, factors, grams, mt) / torch.clamp(s.tnorm, min=tiny)
+            new = 1.0 - float(err)
+            change = abs(new - fit) if fit is not None else None
+            fit = new
+        return CPALSState(x=weights, factors=tuple(factors), grams=tuple(grams), fit=fit, change=change, k=k,
+                          tnorm=s.tnorm)
+
+    def measure(self, problem, state, prev):
+        out = {"fit": state.fit}
+        if state.change is not None:
+            out["fit_change"] = state.change
+        return out
+
+    def objective(self, problem, state):  # relative error ‖T − T̂‖/‖T‖ (one reconstruction)
+        T = problem.T
+        return float(torch.linalg.vector_norm(T - cp_to_tensor(state.x, state.factors))
+                     / torch.clamp(torch.linalg.vector_norm(T), min=torch.finfo(state.x.dtype).tiny))
+
+
 def cp_als(T: torch.Tensor, rank: int, *, tol: float = 1e-10, max_iter: int = 500,
-           generator: torch.Generator | None = None, init="svd", check_every: int = 1):
+           generator: torch.Generator | None = None, init="svd", check_every: int = 1, stop: Stop | None = None,
+           callbacks=(), record_objective: bool = False):
     """Canonical polyadic (CP / PARAFAC) decomposition by alternating least squares.
 
     Parameters
@@ -293,6 +455,11 @@ def cp_als(T: torch.Tensor, rank: int, *, tol: float = 1e-10, max_iter: int = 50
     check_every : int
         Evaluate the fit every k sweeps (each check costs one reconstruction
         and one host synchronisation).
+    stop, callbacks, record_objective
+        The driver's keyword tail (:func:`~sensekit.solvers.solve`, solver :class:`CPALS`; problem
+        :class:`CPProblem`): ``stop`` replaces ``MaxIter(max_iter) | FitChange(tol)`` (the first check
+        never stops: it has no previous fit); callbacks ``cb(info, state)`` see ``iter``, ``fit`` and
+        ``fit_change``; the objective is the relative error ``‖T − T̂‖/‖T‖``.
 
     Returns
     -------
@@ -335,38 +502,8 @@ def cp_als(T: torch.Tensor, rank: int, *, tol: float = 1e-10, max_iter: int = 50
     >>> float((sk.solvers.cp_to_tensor(w, f) - T).norm() / T.norm()) < 1e-8
     True
     """
-    rank = int(rank)
-    if rank < 1:
-        raise ValueError(f"cp_als: rank must be >= 1, got {rank}")
-    if T.ndim < 2:
-        raise ValueError(f"cp_als: needs a tensor with at least 2 modes, got shape {tuple(T.shape)}")
-    factors = _cp_init(T, rank, init, generator)
-    rdt = T.real.dtype if T.is_complex() else T.dtype
-    tnorm = torch.linalg.vector_norm(T)
-    tiny = torch.finfo(rdt).tiny
-    grams = [A.mH @ A for A in factors]
-    weights = torch.ones(rank, dtype=rdt, device=T.device)
-    fit, check_every = None, max(1, int(check_every))
-    for it in range(1, int(max_iter) + 1):
-        for n in range(T.ndim):
-            W = torch.ones_like(grams[0])
-            for m in range(T.ndim):
-                if m != n:
-                    W = W * grams[m]
-            W = W.conj() if W.is_complex() else W
-            mt = _mttkrp(T, factors, n)
-            A = mt @ torch.linalg.pinv(W, hermitian=True)
-            weights = torch.linalg.vector_norm(A, dim=0)
-            A = A / torch.clamp(weights, min=tiny).to(A.dtype)
-            factors[n] = A
-            grams[n] = A.mH @ A
-        if it % check_every and it < max_iter:
-            continue
-        err = _cp_error(T, tnorm, weights, factors, grams, mt) / torch.clamp(tnorm, min=tiny)
-        new = 1.0 - float(err)
-        done = fit is not None and abs(new - fit) < tol
-        fit = new
-        if done:
-            break
+    res = solve(CPALS(tol=tol, max_iter=max_iter, check_every=check_every), CPProblem(T, rank, init, generator),
+                stop=stop, callbacks=callbacks, check_every=check_every, record_objective=record_objective)
+    weights, factors = res.state.x, list(res.state.factors)
     order = torch.argsort(weights, descending=True)
     return weights[order], [A[:, order] for A in factors]

@@ -186,6 +186,43 @@ def test_kron_sbl_matches_classic_sbl():
         assert mean[mstep] <= 3 * mean["oracle"], mean
 
 
+def _gauss_kron_problem(seed, N=15, Ms=(8, 12, 15), K=3, snr_db=20.0):
+    """The authors' synthetic setting: Gaussian non-zeros on a random support per factor (so some are weak)."""
+    g = _g(seed)
+    As = [torch.randn(m, N, dtype=F64, generator=g) / m ** 0.5 for m in Ms]
+    xs = []
+    for _ in Ms:
+        v = torch.zeros(N, dtype=F64)
+        v[torch.randperm(N, generator=g)[:K]] = torch.randn(K, dtype=F64, generator=g)
+        xs.append(v)
+    X = torch.einsum("i,j,k->ijk", *xs)
+    Y, s2 = _noisy(L.Kron(As)(X), snr_db, g)
+    return As, X, Y, s2
+
+
+def test_am_kron_sbl_reaches_the_svd_variant():
+    """AM-KroSBL within 1.5× SVD-KroSBL's NMSE (each trial within 2×) on N=15³, M=(8,12,15), K=3, 20 dB.
+
+    Seeds 41..45; measured: AM/SVD NMSE ratio 1.00–1.06 per trial.  Before the fix (flat start, prune
+    1e-2: the authors' AM-KroSBL, still reachable with ``svd_warmup=0, prune=1e-2``) the benchmark's
+    version of this case gave mean NMSE 0.64; here it loses weak true entries (measured: summed NMSE 5.6×
+    SVD's), which the last assertion keeps visible.
+    """
+    am, svd, flat = [], [], []
+    for seed in range(41, 46):
+        As, X, Y, s2 = _gauss_kron_problem(seed)
+        ra = S.kron_sbl(As, Y, mstep="am", noise_var=s2)
+        rs = S.kron_sbl(As, Y, mstep="svd", noise_var=s2)
+        am.append(_nmse(ra.x, X))
+        svd.append(_nmse(rs.x, X))
+        assert ra.n_iter > 10  # the stopping rule is not met inside the SVD warm-up: AM ran
+        assert am[-1] <= 2 * svd[-1], (seed, am[-1], svd[-1])
+        flat.append(_nmse(S.kron_sbl(As, Y, mstep="am", noise_var=s2, svd_warmup=0, prune=1e-2).x, X))
+    assert sum(am) <= 1.5 * sum(svd), (am, svd)
+    assert max(svd) < 1e-2, svd
+    assert sum(flat) > 3 * sum(svd), (flat, svd)  # the root cause, measured 5.6x
+
+
 def test_kron_sbl_flat_layout_snapshots_and_learned_noise():
     As, X, Y, s2 = _kron_problem(9, dtype=F64)
     g = _g(10)
