@@ -32,9 +32,11 @@ class Config:
     p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
     mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
                             "0, 1) with s_j the pixel's excess l_p term", min=1e-6)
-    inner: int = option(20, "rrlbs: projected-gradient steps of each abundance sub-problem", min=1)
+    inner: int = option(20, "rrlbs / mvnmf: projected-gradient steps of each sub-problem (rrlbs: only when "
+                            "n_endmembers > 6; up to 6 its abundance step is solved exactly)", min=1)
     max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf; sunsal: x5 ADMM steps)", min=1)
-    tol: float = option(1e-5, "stop when the relative change of (E, A) is below this (0 = run max_iter)",
+    tol: float = option(1e-5, "stop when the relative change of (E, A) (rrlbs, mvnmf: or the objective's relative "
+                              "decrease per iteration) is below this (0 = run max_iter)",
                         min=0.0)
     check_every: int = option(10, "evaluate stop criteria (rrlbs: and the objective) every k iterations; "
                                   "nmf / l12nmf / sunsal read their change or residuals as often", min=1)

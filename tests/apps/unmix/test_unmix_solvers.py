@@ -83,12 +83,26 @@ def test_sunsal_recovers_the_support_of_a_library_mixture():
         assert found == support, (coll, found)
 
 
-def test_rrlbs_objective_never_increases():
+def test_simplex_qp_exact_matches_converged_projected_gradient():
+    g = torch.Generator().manual_seed(3)
+    for P in (2, 3, 5):
+        E = torch.rand(40, P, generator=g, dtype=torch.float64)
+        X = torch.rand(40, 500, generator=g, dtype=torch.float64)
+        H, C = E.T @ E, E.T @ X
+        A, f = U.simplex_qp_exact(H, C)
+        A2 = U._fista_simplex(H, C, U.project_simplex(C), iters=5000, sum_to_one=True, tol=1e-14)
+        obj = 0.5 * torch.sum(A2 * (H @ A2), 0) - torch.sum(C * A2, 0)
+        assert torch.all(A >= 0) and torch.allclose(A.sum(0), torch.ones(500, dtype=torch.float64))
+        assert float((f - obj).max()) < 1e-10 and float((A - A2).abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_rrlbs_objective_never_increases(exact):
     X, E, A = _scene(snr_db=30, seed=5)
     X[::10] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::10].shape))   # gross-noise bands
     E0, _ = U.vca(X, 4, generator=torch.Generator().manual_seed(1))
     for lam, p in ((0.0, 0.5), (0.01, 0.5), (0.05, 1.0), (0.02, 0.3)):
-        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0)
+        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0, exact=exact)
         obj = [h["objective"] for h in res.history]
         assert len(obj) == 40
         assert all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(obj, obj[1:])), (lam, p, obj)
