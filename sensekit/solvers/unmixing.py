@@ -478,8 +478,9 @@ Vert_F^2
 
     Block majorise–minimise (F never increases):
 
-    * A-step: the exact per-pixel problem (simplex-constrained least squares), ``inner`` accelerated projected
-      gradient steps with restart, from the previous A (a pixel keeps its old column if its fit rose);
+    * A-step: the per-pixel simplex-constrained least squares, solved exactly for P ≤ ``EXACT_MAX_P``
+      (:func:`simplex_qp_exact`), else ``inner`` accelerated projected-gradient steps with restart from the
+      previous A; a pixel keeps its old column if its fit rose;
     * E-step: the concave ``log det`` is majorised by its tangent at ``E_k``,
       ``log det(Y) + tr(Y⁻¹(EᵀE + δ'I)) − P``, ``Y = E_kᵀE_k + δ'I``, so E minimises the convex quadratic
       ``½‖X − EA‖² + (λ'/2) tr(E Y⁻¹ Eᵀ)`` over ``E ≥ 0`` (``inner`` accelerated projected gradient steps of
@@ -512,7 +513,13 @@ Vert_F^2
     it = 0
     for it in range(1, max_iter + 1):
         # A-step: simplex-constrained least squares, warm started
-        A = _fista_simplex(E.T @ E, E.T @ X, A, iters=inner, sum_to_one=True, tol=0.0)
+        G, C = E.T @ E, E.T @ X
+        if P <= EXACT_MAX_P:
+            A_new, f_new = simplex_qp_exact(G, C)
+            f_old = 0.5 * torch.sum(A * (G @ A), dim=0) - torch.sum(C * A, dim=0)
+            A = torch.where((f_new <= f_old)[None], A_new, A)
+        else:
+            A = _fista_simplex(G, C, A, iters=inner, sum_to_one=True, tol=0.0)
         # E-step on the tangent majoriser of log det
         Yi = torch.linalg.inv(E.T @ E + d_abs * I)
         Q = A @ A.T + lam_abs * Yi                       # E-quadratic: ½ tr(E Q Eᵀ) − tr(Eᵀ X Aᵀ)
