@@ -260,8 +260,16 @@ def _fista_simplex(H, C, A0, *, iters: int, sum_to_one: bool, tol: float = 1e-9)
 EXACT_MAX_P = 6
 
 
-def _face_index(P: int):
-    return [[k for k in range(P) if m >> k & 1] for m in range(1, 2 ** P)]
+_FACES: dict = {}
+
+
+def _face_index(P: int, device):
+    """The faces of the P-simplex as (vertex list, index tensor on ``device``), cached (no copy per call)."""
+    key = (P, str(device))
+    if key not in _FACES:
+        faces = [[k for k in range(P) if m >> k & 1] for m in range(1, 2 ** P)]
+        _FACES[key] = [(S, torch.tensor(S, device=device)) for S in faces]
+    return _FACES[key]
 
 
 def simplex_qp_exact(H: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -278,9 +286,8 @@ def simplex_qp_exact(H: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, to
     ridge = 1e-12 * torch.trace(H).clamp_min(1e-300) / P
     best_f = torch.full((N,), float("inf"), dtype=C.dtype, device=C.device)
     best = torch.zeros_like(C)
-    for S in _face_index(P):
+    for S, idx in _face_index(P, C.device):
         m = len(S)
-        idx = torch.tensor(S, device=C.device)
         Cs = C.index_select(0, idx)
         if m == 1:
             a = torch.ones((1, N), dtype=C.dtype, device=C.device)
@@ -305,12 +312,15 @@ def simplex_qp_exact(H: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, to
 def fcls(X: torch.Tensor, E: torch.Tensor, *, sum_to_one: bool = True, iters: int = 500, tol: float = 1e-9,
          A0: torch.Tensor | None = None) -> torch.Tensor:
     """Fully constrained least squares: ``min_A ‖X − E A‖²`` with ``A ≥ 0`` and ``1ᵀA = 1`` (``sum_to_one``;
-    without it: non-negative least squares), all pixels at once by accelerated projected gradient (FISTA onto
+    without it: non-negative least squares), all pixels at once: exactly by :func:`simplex_qp_exact` when
+    ``sum_to_one``, P ≤ ``EXACT_MAX_P`` and no ``A0``; otherwise by accelerated projected gradient (FISTA onto
     the simplex, adaptive restart), started from the clipped unconstrained solution. Returns A (P, N)."""
     X = _check_x(X)
     E = E.to(X)
     H = E.T @ E
     C = E.T @ X
+    if sum_to_one and A0 is None and E.shape[1] <= EXACT_MAX_P:
+        return simplex_qp_exact(H, C)[0]
     if A0 is None:
         A0 = torch.linalg.lstsq(H + 1e-12 * torch.trace(H) * torch.eye(H.shape[0], dtype=X.dtype,
                                                                        device=X.device), C).solution
