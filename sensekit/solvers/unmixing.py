@@ -299,6 +299,7 @@ def simplex_qp_exact(H: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, to
             sw = w.sum()
             K = Hi - (w @ w.T) / sw
             a = K @ Cs + w / sw
+            a = a + (1.0 - a.sum(dim=0, keepdim=True)) / m     # rounding of an ill-conditioned face: back on 1ᵀa = 1
             f = 0.5 * torch.sum(a * (Hs @ a), dim=0) - torch.sum(Cs * a, dim=0)
             f = torch.where((a >= 0).all(dim=0), f, torch.full_like(f, float("inf")))
         better = f < best_f

@@ -94,6 +94,17 @@ def test_simplex_qp_exact_matches_converged_projected_gradient():
         obj = 0.5 * torch.sum(A2 * (H @ A2), 0) - torch.sum(C * A2, 0)
         assert torch.all(A >= 0) and torch.allclose(A.sum(0), torch.ones(500, dtype=torch.float64))
         assert float((f - obj).max()) < 1e-10 and float((A - A2).abs().max()) < 1e-6
+    # degenerate: two identical endmembers (a singular face) and a zero one stay finite, feasible and optimal
+    E = torch.rand(30, 4, generator=g, dtype=torch.float64)
+    E[:, 2] = E[:, 1]
+    E[:, 3] = 0.0
+    X = torch.rand(30, 300, generator=g, dtype=torch.float64)
+    H, C = E.T @ E, E.T @ X
+    A, f = U.simplex_qp_exact(H, C)
+    A2 = U._fista_simplex(H, C, U.project_simplex(C), iters=5000, sum_to_one=True, tol=1e-14)
+    obj = 0.5 * torch.sum(A2 * (H @ A2), 0) - torch.sum(C * A2, 0)
+    assert torch.isfinite(A).all() and torch.all(A >= 0)
+    assert float((A.sum(0) - 1).abs().max()) < 1e-9 and float((f - obj).max()) < 1e-10
 
 
 @pytest.mark.parametrize("exact", [True, False])
