@@ -25,20 +25,26 @@ class Config:
                                    "band sum weighted by each band's multiple-regression R², so gross-noise bands "
                                    "barely count; removes illumination / topographic scale) or none",
                             choices=("sum", "none"))
-    init: str = option("vca", "rrlbs / nmf / l12nmf: endmembers to start from: vca (seeded) or nfindr "
+    init: str = option("vca", "rrlbs / nmf / l12nmf / mvnmf: endmembers to start from: vca (seeded) or nfindr "
                               "(ATGP-started N-FINDR, deterministic)", choices=("vca", "nfindr"))
     lam: float = option(3.0, "rrlbs: weight of the guided l_p sparsity, relative to the initial l2,1 fit per "
                              "pixel", min=0.0)
     p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
     mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
                             "0, 1) with s_j the pixel's excess l_p term", min=1e-6)
-    inner: int = option(20, "rrlbs: projected-gradient steps of each abundance sub-problem", min=1)
-    max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf; sunsal: x5 ADMM steps)", min=1)
-    tol: float = option(1e-5, "stop when the relative change of (E, A) is below this (0 = run max_iter)",
+    inner: int = option(20, "rrlbs / mvnmf: projected-gradient steps of each sub-problem (rrlbs: only when "
+                            "n_endmembers > 6; up to 6 its abundance step is solved exactly)", min=1)
+    max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf, mvnmf; sunsal: x5 ADMM steps)", min=1)
+    tol: float = option(1e-5, "stop when the relative change of (E, A) (rrlbs, mvnmf: or the objective's relative "
+                              "decrease per iteration) is below this (0 = run max_iter)",
                         min=0.0)
     check_every: int = option(10, "evaluate stop criteria (rrlbs: and the objective) every k iterations; "
                                   "nmf / l12nmf / sunsal read their change or residuals as often", min=1)
     lam_l12: float = option(1.0, "l12nmf: multiple of Qian et al.'s data-driven l1/2 weight", min=0.0)
+    lam_mv: float = option(0.1, "mvnmf: weight of the log-det volume, relative to the starting fit "
+                                "(Leplat et al.'s normalisation)", min=0.0)
+    delta_mv: float = option(0.1, "mvnmf: log det(E^T E + delta I) smoothing, relative to the mean endmember "
+                                  "energy", min=1e-9)
     delta: float = option(15.0, "nmf / l12nmf: weight of the sum-to-one augmented row", min=0.0)
     lam_sparse: float = option(1e-3, "sunsal: sparsity weight, for pixels scaled to unit mean norm", min=0.0)
     collaborative: bool = option(True, "sunsal: row-sparse l2,1 (CLSUnSAL: all pixels share few library "

@@ -79,6 +79,13 @@ def run_l12nmf(X, k, cfg, generator, library):
                                                           "lam_abs": lam}
 
 
+def run_mvnmf(X, k, cfg, generator, library):
+    E0 = _extract(X, k, cfg, generator)
+    E, A, info = U.mvnmf(X, E0, U.fcls(X, E0), lam=cfg.lam_mv, delta=cfg.delta_mv, max_iter=cfg.max_iter,
+                         inner=cfg.inner, tol=cfg.tol * 0.1, check_every=cfg.check_every)
+    return E, A, info["iterations"], {"stop_reason": f"iterations={info['iterations']}", "lam_abs": info["lam_abs"]}
+
+
 def run_sunsal(X, k, cfg, generator, library):
     if library is None:
         raise InputError("method sunsal needs a spectral library: dataset 'library' (L, B) is absent")
@@ -104,5 +111,7 @@ METHODS = {
     "nfindr-fcls": (run_nfindr_fcls, "N-FINDR (ATGP start) endmembers + FCLS abundances"),
     "nmf": (run_nmf, "NMF by multiplicative updates with the sum-to-one augmented row"),
     "l12nmf": (run_l12nmf, "l1/2-sparsity-constrained NMF (Qian et al. 2011)"),
+    "mvnmf": (run_mvnmf, "minimum-volume NMF, log-det volume penalty (Fu et al. 2016, Leplat et al. 2019), for "
+                         "scenes without pure pixels"),
     "sunsal": (run_sunsal, "sparse unmixing against the library by ADMM (SUnSAL; CLSUnSAL with collaborative)"),
 }

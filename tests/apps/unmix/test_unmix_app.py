@@ -26,7 +26,7 @@ def sim(tmp_path_factory):
     return p
 
 
-@pytest.mark.parametrize("method", ["rrlbs", "vca-fcls", "nfindr-fcls", "nmf", "l12nmf", "sunsal"])
+@pytest.mark.parametrize("method", ["rrlbs", "vca-fcls", "nfindr-fcls", "nmf", "l12nmf", "mvnmf", "sunsal"])
 def test_every_method_writes_the_contract_and_scores(sim, tmp_path, method):
     out = tmp_path / "out.h5"
     r = invoke("run", "unmix", "--input", sim, "-o", out, "--method", method, "--set", "max_iter=40")
