@@ -194,6 +194,20 @@ class DASPlan:
         out = torch.complex(Y[0, :, 0] - Y[1, :, 1], Y[0, :, 1] + Y[1, :, 0])        # (P, B)
         return out.T.reshape(B, *self.shape)
 
+    def subset(self, elements: torch.Tensor) -> "DASPlan":
+        """The plan restricted to the receive elements ``elements`` (indices, or a bool mask over E): it
+        beamforms data (..., len(elements), S) of those channels only and gives exactly the image of the
+        full plan on data that are zero on the other channels (the apodisation is that of the full array).
+        Cached per element set (with its own sparse operator)."""
+        el = torch.as_tensor(elements, device=self.idx.device)
+        el = el.nonzero().reshape(-1) if el.dtype == torch.bool else el.to(torch.long).reshape(-1)
+        cache = self.__dict__.setdefault("_subsets", {})
+        key = tuple(el.tolist())
+        if key not in cache:
+            cache[key] = DASPlan(idx=self.idx[el], frac=self.frac[el], weight=self.weight[el], shape=self.shape,
+                                 n_samples=self.n_samples)
+        return cache[key]
+
     def to(self, device=None, dtype=None) -> "DASPlan":
         cdt = None if dtype is None else (torch.complex128 if dtype == torch.float64 else torch.complex64)
         return DASPlan(idx=self.idx.to(device), frac=self.frac.to(device=device, dtype=dtype),

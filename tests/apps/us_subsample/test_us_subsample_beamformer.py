@@ -121,3 +121,22 @@ def test_svd_clutter_filter_keeps_moving_part():
     assert tuple(np.unravel_index(int(pd.argmax()), pd.shape)) == (3, 4)
     pdh = power_doppler(ens, method="highpass", n_clutter=1)
     assert tuple(np.unravel_index(int(pdh.argmax()), pdh.shape)) == (3, 4)
+
+
+def test_das_plan_subset_equals_zero_filled_full_plan():
+    """Beamforming only the kept channels with ``subset`` gives the image of the full plan on zero-filled data."""
+    E, S = 12, 200
+    plan = DASPlan.create(n_elements=E, n_samples=S, fs=20e6, fc=5e6, pitch=3e-4, c=1540.0,
+                          x=torch.linspace(-2e-3, 2e-3, 6), z=torch.linspace(3e-3, 7e-3, 8), cache=False)
+    g = torch.Generator().manual_seed(5)
+    iq = torch.complex(torch.randn(4, E, S, generator=g), torch.randn(4, E, S, generator=g))
+    keep = torch.tensor([1, 4, 5, 9])
+    zf = torch.zeros_like(iq)
+    zf[:, keep] = iq[:, keep]
+    sub = plan.subset(keep)
+    assert plan.subset(keep) is sub
+    ref = plan(zf)
+    torch.testing.assert_close(sub(iq[:, keep]), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    mask = torch.zeros(E, dtype=torch.bool)
+    mask[keep] = True
+    torch.testing.assert_close(plan.subset(mask)(iq[:, keep]), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
