@@ -121,15 +121,21 @@ def load_dps(path: str, device=None):
     return model, card
 
 
-def dps_image(model, imager: "Imager", rf: torch.Tensor, *, batch: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B-mode dB (F, Z, X) of the learned mask's elements refined by the model, zero-filled RF (F, E, S))."""
+def dps_image(model, imager: "Imager", rf: torch.Tensor, *, batch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B-mode dB (F, Z, X) of the learned mask's elements refined by the model, zero-filled RF (F, E, S)).
+
+    Only the kept channels are demodulated and beamformed (:meth:`DASPlan.subset`: the same image as DAS of
+    the zero-filled data, at a quarter of the cost for rate 0.25)."""
     mask = model.mask().to(rf.device)
     zf = rf.to(torch.float32) * mask[None, :, None]
+    kept = mask.nonzero().reshape(-1)
+    sub = dataclasses.replace(imager, plan=imager.plan.subset(kept))
+    m = mask.to(torch.float32)
     out = []
     with torch.no_grad():
         for i in range(0, rf.shape[0], batch):
-            img = imager.iq_image(zf[i:i + batch])
-            est = model.refine_image(img, mask.to(torch.float32)).clamp(0.0, 1.0)
+            img = sub.iq_image(zf[i:i + batch, kept], batch=batch)
+            est = model.refine_image(img, m).clamp(0.0, 1.0)
             out.append((est - 1.0) * model.dynamic_range)
     return torch.cat(out), zf
 
@@ -163,7 +169,7 @@ class Imager:
                               angle=angle, fnumber=fnumber, device=device)
         return cls(plan=plan, fs=fs, fc=fc, t0=t0, dynamic_range=dynamic_range)
 
-    def iq_image(self, rf: torch.Tensor, *, batch: int = 8) -> torch.Tensor:
+    def iq_image(self, rf: torch.Tensor, *, batch: int = 16) -> torch.Tensor:
         out = []
         for i in range(0, rf.shape[0], batch):
             iq = rf2iq(rf[i:i + batch].to(torch.float32), self.fs, self.fc, t0=self.t0)

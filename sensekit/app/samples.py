@@ -94,7 +94,7 @@ def changed_options(config) -> list:
         if f.name.startswith("_") or f.name == "method":
             continue
         v = getattr(config, f.name)
-        if f.default is not dataclasses.MISSING and v != f.default:
+        if f.default is not dataclasses.MISSING and v != f.default and not (v != v and f.default != f.default):
             out.append(f"{f.name}={v!r}")
     return out
 

@@ -45,10 +45,37 @@ def test_das_matches_loop_reference_steered():
                               z=torch.tensor(z), t0=t0, angle=angle, fnumber=1.2, apod="boxcar",
                               dtype=torch.float64)
         # the plan gives a pixel with no element in its aperture a tiny weight on its nearest element
-        got = plan(torch.from_numpy(iq)).numpy()                       # gather path (one frame)
-        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-3 * np.abs(iq).max())
-        batch = torch.from_numpy(np.stack([iq] * 4))                    # sparse-matrix path (batch of 4)
-        np.testing.assert_allclose(plan(batch).numpy(), np.stack([ref] * 4), rtol=1e-6, atol=1e-3 * np.abs(iq).max())
+        tol = dict(rtol=1e-6, atol=1e-3 * np.abs(iq).max())
+        got = plan(torch.from_numpy(iq), elements=torch.ones(E, dtype=torch.float64)).numpy()   # gather path
+        np.testing.assert_allclose(got, ref, **tol)
+        np.testing.assert_allclose(plan(torch.from_numpy(iq)).numpy(), ref, **tol)             # sparse, 1 frame
+        batch = torch.from_numpy(np.stack([iq] * 5))                    # sparse-matrix path, batches of 2
+        np.testing.assert_allclose(plan(batch, batch=2).numpy(), np.stack([ref] * 5), **tol)
+        # float32 plan and data (the app's precision) agree with the float64 reference to float32 accuracy
+        p32 = DASPlan.create(n_elements=E, n_samples=S, fs=fs, fc=fc, pitch=pitch, c=c, x=torch.tensor(x),
+                             z=torch.tensor(z), t0=t0, angle=angle, fnumber=1.2, apod="boxcar")
+        got32 = p32(torch.from_numpy(np.stack([iq] * 3)).to(torch.complex64)).numpy()
+        np.testing.assert_allclose(got32, np.stack([ref] * 3), rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def test_das_plan_cache_and_sparse_operator():
+    """The plan is cached per geometry; its real CSR operator equals the gather formulation (Hann apodisation,
+    steered, many pixels with no data)."""
+    E, S = 16, 300
+    kw = dict(n_elements=E, n_samples=S, fs=20e6, fc=5e6, pitch=3e-4, c=1540.0, x=torch.linspace(-3e-3, 3e-3, 9),
+              z=torch.linspace(2e-3, 1.4e-2, 23), t0=2e-6, angle=math.radians(5), fnumber=1.0)
+    p1 = DASPlan.create(**kw)
+    assert DASPlan.create(**kw) is p1
+    assert DASPlan.create(**kw, cache=False) is not p1
+    assert DASPlan.create(**{**kw, "fnumber": 1.5}) is not p1
+    g = torch.Generator().manual_seed(3)
+    iq = torch.randn(7, E, S, 2, generator=g)
+    iq = torch.complex(iq[..., 0], iq[..., 1])
+    ref = p1(iq, elements=torch.ones(E))
+    got = p1(iq, batch=3)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    R = p1._sparse(torch.complex64)
+    assert R.shape == (2 * 9 * 23, E * S) and R.crow_indices().dtype == torch.int32
 
 
 def test_analytic_signal_matches_scipy_hilbert():
@@ -94,3 +121,22 @@ def test_svd_clutter_filter_keeps_moving_part():
     assert tuple(np.unravel_index(int(pd.argmax()), pd.shape)) == (3, 4)
     pdh = power_doppler(ens, method="highpass", n_clutter=1)
     assert tuple(np.unravel_index(int(pdh.argmax()), pdh.shape)) == (3, 4)
+
+
+def test_das_plan_subset_equals_zero_filled_full_plan():
+    """Beamforming only the kept channels with ``subset`` gives the image of the full plan on zero-filled data."""
+    E, S = 12, 200
+    plan = DASPlan.create(n_elements=E, n_samples=S, fs=20e6, fc=5e6, pitch=3e-4, c=1540.0,
+                          x=torch.linspace(-2e-3, 2e-3, 6), z=torch.linspace(3e-3, 7e-3, 8), cache=False)
+    g = torch.Generator().manual_seed(5)
+    iq = torch.complex(torch.randn(4, E, S, generator=g), torch.randn(4, E, S, generator=g))
+    keep = torch.tensor([1, 4, 5, 9])
+    zf = torch.zeros_like(iq)
+    zf[:, keep] = iq[:, keep]
+    sub = plan.subset(keep)
+    assert plan.subset(keep) is sub
+    ref = plan(zf)
+    torch.testing.assert_close(sub(iq[:, keep]), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    mask = torch.zeros(E, dtype=torch.bool)
+    mask[keep] = True
+    torch.testing.assert_close(plan.subset(mask)(iq[:, keep]), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
