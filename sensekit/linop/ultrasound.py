@@ -175,8 +175,11 @@ class DASPlan:
             col = cols[keep]
             v = vals[keep]
             nnz = int(crow[-1])
-            R = torch.sparse_csr_tensor(torch.cat([crow, crow[1:] + nnz]), torch.cat([col, col]),
-                                        torch.cat([v.real, v.imag]).to(rdt), (2 * P, E * S), check_invariants=False)
+            with warnings.catch_warnings():   # torch's "sparse CSR is in beta" notice is not for our users
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                R = torch.sparse_csr_tensor(torch.cat([crow, crow[1:] + nnz]), torch.cat([col, col]),
+                                            torch.cat([v.real, v.imag]).to(rdt), (2 * P, E * S),
+                                            check_invariants=False)
             cache[rdt] = R
         return cache[rdt]
 
