@@ -25,8 +25,10 @@ def targets_figure(inputs, outputs, path, *, fmt="png"):
     ordk, ordl = np.argsort(rng), np.argsort(vel)
     img = 10 * np.log10(rd[ordk][:, ordl] / rd.max() + 1e-12)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.imshow(img.T, origin="lower", aspect="auto", cmap="viridis", vmin=-40, vmax=0,
-               extent=(rng[ordk][0], rng[ordk][-1], vel[ordl][0], vel[ordl][-1]))
+    im = ax1.imshow(img.T, origin="lower", aspect="auto", cmap="viridis", vmin=-40, vmax=0,
+                    extent=(rng[ordk][0], rng[ordk][-1], vel[ordl][0], vel[ordl][-1]))
+    from sensekit.plot import colorbar
+    colorbar(fig, im, ax1, "power (dB re. the peak)")
     ax1.set_xlabel("range (m)")
     ax1.set_ylabel("radial velocity (m/s, + receding)")
     ax1.set_title("range-velocity periodogram (dB), all antennas")
