@@ -93,15 +93,11 @@ def _bart_rows(case, inp, maps, lams):
     T, C, Y, X = ksp.shape
     ref = inp["image_ref"].numpy()
 
-    def write(base, arr):   # BART cfl: complex64, column-major, dims in the .hdr
-        dims = list(arr.shape) + [1] * (16 - arr.ndim)
-        with open(base + ".hdr", "w") as f:
-            f.write("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
-        arr.astype(np.complex64).flatten(order="F").tofile(base + ".cfl")
+    from sensekit.io.cfl import read_cfl, write_cfl   # BART's .cfl/.hdr through the project's own reader/writer
+    write = write_cfl
 
     def read(base):
-        dims = [int(d) for d in open(base + ".hdr").read().splitlines()[1].split()]
-        return np.fromfile(base + ".cfl", np.complex64).reshape(dims, order="F")
+        return read_cfl(base, squeeze_trailing=False)
 
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -250,15 +246,11 @@ def bart_pics(inp, reg, *, iters=LLR_ITERS, extra=(), normalise=None):
     T, C, Y, X = ksp.shape
     maps = inp["sens_maps"].numpy()
 
-    def write(base, arr):   # BART cfl: complex64, column-major, dims in the .hdr
-        dims = list(arr.shape) + [1] * (16 - arr.ndim)
-        with open(base + ".hdr", "w") as f:
-            f.write("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
-        arr.astype(np.complex64).flatten(order="F").tofile(base + ".cfl")
+    from sensekit.io.cfl import read_cfl, write_cfl   # BART's .cfl/.hdr through the project's own reader/writer
+    write = write_cfl
 
     def read(base):
-        dims = [int(d) for d in open(base + ".hdr").read().splitlines()[1].split()]
-        return np.fromfile(base + ".cfl", np.complex64).reshape(dims, order="F")
+        return read_cfl(base, squeeze_trailing=False)
 
     with tempfile.TemporaryDirectory() as d:
         k = np.zeros((Y, X, 1, C) + (1,) * 6 + (T,), np.complex64)
