@@ -81,6 +81,11 @@ class Config:
     max_rank: int = option(5, "rsvddpd: largest rank the DICMR rule considers (rank = 0)", min=1)
     alpha: float = option(0.5, "rsvddpd, rsvddpd-stream: DPD robustness parameter (0 = plain SVD; rsvddpd: "
                                "negative = chosen by the authors' bias-variance rule)", min=-1.0, max=1.0)
+    sigma: str = option("estimate", "rsvddpd, rsvddpd-stream: DPD scale, estimate (σ² from the residuals "
+                                    "every sweep, as the paper's objective) or fixed (σ = 1 in IQR units, "
+                                    "as the authors' code)",
+                        choices=("fixed", "estimate"))
+    sigma2_min: float = option(0.01, "rsvddpd, rsvddpd-stream: floor of the estimated σ² in IQR units", min=1e-8)
     init: str = option("median", "rsvddpd: start vectors (median image and unit gains, or random)",
                        choices=("median", "random"))
     max_iter: Optional[int] = option(None, "rsvddpd: sweeps per component; pcp/godec: iterations; "
@@ -345,6 +350,7 @@ def _pack(st) -> dict:
     if isinstance(st, St.DPDStreamState):
         d = st.dpd
         return {"c": d.c, "num": d.num, "den": d.den, "scale": d.scale, "columns": int(d.columns),
+                "sigma2": torch.as_tensor(d.sigma2),
                 "span": float(st.span), "frames": int(st.frames), "shape": list(st.shape)}
     if isinstance(st, St.MedianStreamState):
         return {"history": st.history, "span": float(st.span), "frames": int(st.frames), "shape": list(st.shape)}
@@ -355,7 +361,8 @@ def _unpack(method: str, d: dict):
     from sensekit.solvers import OnlineDPDState
     if method == "rsvddpd-stream":
         return St.DPDStreamState(dpd=OnlineDPDState(c=d["c"], num=d["num"], den=d["den"], scale=d["scale"],
-                                                    columns=int(d["columns"])),
+                                                    columns=int(d["columns"]),
+                                                    sigma2=d.get("sigma2", torch.ones_like(d["scale"]))),
                                  span=float(d["span"]), frames=int(d["frames"]), shape=tuple(d["shape"]))
     if method == "median-stream":
         return St.MedianStreamState(history=d["history"], span=float(d["span"]), frames=int(d["frames"]),

@@ -118,7 +118,8 @@ def rsvddpd(inputs: dict, opts: O.RSVDDPDOptions, *, generator=None, callbacks=(
             extra_v = torch.rand((C, T, rank - 1), generator=generator, dtype=M.dtype, device=gdev).to(M.device)
             x0 = (torch.cat([U0, extra_u], -1), torch.cat([V0, extra_v], -1))
     count = _Count()
-    U, s, Vh = rsvd_dpd(M, rank, alpha=alpha, x0=x0, generator=generator, callbacks=(count, *callbacks), **kw)
+    U, s, Vh = rsvd_dpd(M, rank, alpha=alpha, x0=x0, generator=generator, callbacks=(count, *callbacks),
+                        sigma_update=opts.sigma == "estimate", sigma2_min=opts.sigma2_min, **kw)
     L = (U * s[..., None, :]) @ Vh
     info.update(rank=rank, alpha=alpha, singular_values=s.tolist())
     return finish(frames, from_matrix(L, frames), opts, info, count.n)

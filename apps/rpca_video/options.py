@@ -27,6 +27,11 @@ class RSVDDPDOptions(MaskOptions):
     alpha: float = option(0.5, "DPD robustness parameter (0 = plain SVD; 0.5 as in the paper's video runs; "
                                "negative: chosen by the authors' bias-variance rule over 10 values in [0, 1])",
                           min=-1.0, max=1.0)
+    sigma: str = option("estimate", "DPD scale: fixed (σ = 1 in IQR units, as the authors' code) or estimate "
+                                 "(σ² re-estimated from the residuals every sweep by the DPD scale equation, "
+                                 "as the paper's objective has it; far more robust to tampered frames)",
+                        choices=("fixed", "estimate"))
+    sigma2_min: float = option(0.01, "floor of the estimated σ² in IQR units (sigma = estimate)", min=1e-8)
     init: str = option("median", "start vectors: median (temporal median image, unit frame gains) or random "
                                   "(uniform, as the R package)", choices=("median", "random"))
     max_iter: int = option(100, "alternating sweeps per component", min=1)
@@ -69,6 +74,9 @@ class StreamDPDOptions(MaskOptions):
     alpha: float = option(0.5, "DPD robustness parameter", min=0.0, max=1.0)
     sweeps: int = option(2, "alternations per block", min=1)
     inner_iter: int = option(3, "fixed-point iterations per half-sweep", min=1)
+    sigma: str = option("estimate", "DPD scale: estimate (σ² from each block's residuals, carried over) or fixed "
+                                    "(σ = 1 in IQR units of the first block)", choices=("fixed", "estimate"))
+    sigma2_min: float = option(0.01, "floor of the estimated σ² in IQR units (sigma = estimate)", min=1e-8)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,7 +49,8 @@ class DPDStream:
     def __init__(self, opts: O.StreamDPDOptions):
         self.opts = opts
         self.solver = OnlineDPD(alpha=opts.alpha, forget=1 - 1 / opts.memory, sweeps=opts.sweeps,
-                                inner_iter=opts.inner_iter)
+                                inner_iter=opts.inner_iter, sigma_update=opts.sigma == "estimate",
+                                sigma2_min=opts.sigma2_min)
 
     def start(self, block: torch.Tensor) -> DPDStreamState:
         block = check_frames(block, "first block") if block.shape[0] > 1 else block

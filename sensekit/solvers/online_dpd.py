@@ -21,6 +21,7 @@ class OnlineDPDState:
     den: torch.Tensor     # (..., m) discounted Σ_j w_ij d_j² of the past columns
     scale: torch.Tensor   # (...) the normalising scale (IQR of the first block), fixed
     columns: int = 0      # columns seen so far
+    sigma2: object = 1.0  # (...) DPD scale σ² in units of scale² (1: the authors' fixed σ)
 
     @property
     def x(self):
@@ -42,6 +43,13 @@ class OnlineDPD:
         Alternations (coefficients of the block, then the row vector) per block.
     inner_iter : int
         Fixed-point iterations per half-sweep (each warm-started).
+    sigma_update : bool
+        Re-estimate σ² after every sweep from the current block's residuals by
+        the DPD scale equation (as :func:`~sensekit.solvers.rsvd_dpd` with
+        ``sigma_update=True``), carried from block to block; False keeps σ² = 1
+        (weights ``exp(−α r²/2)``).
+    sigma2_min : float
+        Floor of the estimated σ².
 
     Notes
     -----
@@ -68,7 +76,8 @@ class OnlineDPD:
     tracks).
     """
 
-    def __init__(self, *, alpha: float = 0.5, forget: float = 0.995, sweeps: int = 2, inner_iter: int = 3):
+    def __init__(self, *, alpha: float = 0.5, forget: float = 0.995, sweeps: int = 2, inner_iter: int = 3,
+                 sigma_update: bool = False, sigma2_min: float = 0.1):
         if not 0 <= alpha <= 1:
             raise ValueError(f"OnlineDPD: alpha must be in [0, 1], got {alpha}")
         if not 0 < forget <= 1:
@@ -77,6 +86,7 @@ class OnlineDPD:
             raise ValueError(f"OnlineDPD: sweeps and inner_iter must be >= 1, got {sweeps}, {inner_iter}")
         self.alpha, self.forget = float(alpha), float(forget)
         self.sweeps, self.inner_iter = int(sweeps), int(inner_iter)
+        self.sigma_update, self.sigma2_min = bool(sigma_update), float(sigma2_min)
 
     def init(self, X0: torch.Tensor) -> OnlineDPDState:
         """A state from the first block ``X0`` (..., m, B): its scale and a median start for ``c``."""
@@ -85,7 +95,7 @@ class OnlineDPD:
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         c = X0.median(dim=-1).values / scale[..., None]
         zero = torch.zeros_like(c)
-        return OnlineDPDState(c=c, num=zero, den=zero, scale=scale, columns=0)
+        return OnlineDPDState(c=c, num=zero, den=zero, scale=scale, columns=0, sigma2=torch.ones_like(scale))
 
     def update(self, state: OnlineDPDState, X: torch.Tensor) -> tuple[OnlineDPDState, torch.Tensor]:
         """Fold one block ``X`` (..., m, B) into the state.
@@ -95,7 +105,7 @@ class OnlineDPD:
         """
         Xn = X / state.scale[..., None, None]
         B = X.shape[-1]
-        g = -0.5 * self.alpha
+        sigma2 = torch.as_tensor(state.sigma2, dtype=X.dtype, device=X.device).expand(X.shape[:-2])
         tiny = torch.finfo(X.dtype).tiny
         disc = self.forget ** torch.arange(B - 1, -1, -1, dtype=X.dtype, device=X.device)   # γ^{B−1−j}
         past = self.forget ** B
@@ -103,6 +113,7 @@ class OnlineDPD:
         d = torch.ones(X.shape[:-2] + (B,), dtype=X.dtype, device=X.device)
         num_b = den_b = None
         for _ in range(self.sweeps):
+            g = (-0.5 * self.alpha / sigma2)[..., None, None]
             for _ in range(self.inner_iter):          # coefficients of the block's columns, c fixed
                 W = torch.exp((Xn - c[..., :, None] * d[..., None, :]).square() * g)
                 cn = ((W * Xn).mT @ c[..., :, None])[..., 0]
@@ -115,6 +126,11 @@ class OnlineDPD:
                 den_b = (W @ (d * dd)[..., :, None])[..., 0]
                 num, den = past * state.num + num_b, past * state.den + den_b
                 c = torch.where(den > tiny, num / torch.clamp(den, min=tiny), c)
+            if self.sigma_update:                     # the DPD scale equation on this block's residuals
+                R2 = (Xn - c[..., :, None] * d[..., None, :]).square()
+                W = torch.exp(R2 * (-0.5 * self.alpha / sigma2)[..., None, None])
+                dn = W.sum((-2, -1)) - R2.shape[-1] * R2.shape[-2] * self.alpha / (1 + self.alpha) ** 1.5
+                sigma2 = torch.clamp((R2 * W).sum((-2, -1)) / torch.clamp(dn, min=tiny), min=self.sigma2_min)
         new = OnlineDPDState(c=c, num=past * state.num + num_b, den=past * state.den + den_b, scale=state.scale,
-                             columns=state.columns + B)
+                             columns=state.columns + B, sigma2=sigma2)
         return new, d

@@ -147,7 +147,8 @@ class RankOneDPD:
 
 
 def rsvd_dpd(X: torch.Tensor, rank: int, *, alpha: float = 0.3, tol: float = 1e-4, max_iter: int = 100,
-             inner_iter: int = 100, sigma_update: bool = False, warm_start: bool = False, x0=None,
+             inner_iter: int = 100, sigma_update: bool = False, sigma2_min: float = 0.1,
+             warm_start: bool = False, x0=None,
              generator: torch.Generator | None = None, check_every: int = 1, callbacks=()):
     """Robust truncated SVD by minimum density power divergence (rSVDdpd).
 
@@ -167,6 +168,9 @@ def rsvd_dpd(X: torch.Tensor, rank: int, *, alpha: float = 0.3, tol: float = 1e-
     sigma_update : bool
         Re-estimate σ² after each sweep (see Notes); False (default)
         reproduces the authors' code, where σ² stays 1.
+    sigma2_min : float
+        Floor of the re-estimated σ² in IQR units (``sigma_update=True``);
+        0.1 is the floor of the package's σ² update.
     warm_start : bool
         Start every fixed-point loop from the current estimate instead of the
         vector of ones (see :class:`RankOneDPD`); much faster, same fixed points.
@@ -202,7 +206,8 @@ def rsvd_dpd(X: torch.Tensor, rank: int, *, alpha: float = 0.3, tol: float = 1e-
     Σ_j w_ij b_j²`` (iterated from c = 1 until ‖Δc‖ < eps), is Gram–Schmidt
     orthogonalised against earlier left vectors, and ``λ = ‖c‖``; then the same
     for b.  σ² solves the DPD scale equation
-    ``Σ r² w = σ² (Σ w − N α/(1+α)^{3/2})`` (N = mn entries), floored at 0.1.
+    ``Σ r² w = σ² (Σ w − N α/(1+α)^{3/2})`` (N = mn entries), floored at
+    ``sigma2_min`` (0.1 by default, the package's floor).
     Components are found one after another with deflation ``X ← X − λ a bᵀ``.
     X is first divided by the inter-quartile range of its entries and the
     singular values are scaled back at the end.
@@ -266,7 +271,8 @@ def rsvd_dpd(X: torch.Tensor, rank: int, *, alpha: float = 0.3, tol: float = 1e-
     A0 = A0 / torch.linalg.vector_norm(A0, dim=-2, keepdim=True)
     B0 = B0 / torch.linalg.vector_norm(B0, dim=-2, keepdim=True)
     solver = RankOneDPD(alpha=alpha, eps=tol, max_iter=max_iter, inner_iter=inner_iter,
-                        sigma_update=sigma_update, check_every=check_every, warm_start=warm_start)
+                        sigma_update=sigma_update, sigma2_min=sigma2_min, check_every=check_every,
+                        warm_start=warm_start)
     As, Bs, lams = [], [], []
     for r in range(rank):
         pb = _RankOneProblem(X=Xn, A_prev=torch.stack(As, -1) if As else A0[..., :0],

@@ -30,9 +30,10 @@ def synth_scores(synth):
 
 
 # F-measure on the synthetic clip (80 frames 40x56, 3 objects, noise 0.02, drift 0.1), pooled over frames.
-# measured F: rsvddpd 0.978, pcp 0.882, godec 0.990, median 0.996, svd 0.943, rsvddpd-stream 0.905,
-# median-stream 0.813 (causal 50-frame window: slow objects leak into it); thresholds a little below
-MIN_F = {"rsvddpd": 0.95, "pcp": 0.85, "godec": 0.95, "median": 0.97, "svd": 0.9, "rsvddpd-stream": 0.88,
+# measured F: rsvddpd 0.997 (0.978 with the authors' fixed sigma), pcp 0.882, godec 0.990, median 0.996,
+# svd 0.943, rsvddpd-stream 0.962 (0.905 fixed sigma), median-stream 0.813 (causal 50-frame window: slow
+# objects leak into it); thresholds a little below
+MIN_F = {"rsvddpd": 0.98, "pcp": 0.85, "godec": 0.95, "median": 0.97, "svd": 0.9, "rsvddpd-stream": 0.93,
          "median-stream": 0.78}
 
 
@@ -80,27 +81,30 @@ def tamper_errors(synth):
     X, _ = synth
     Y, clean = _tampered(X)
     errs = {}
-    for name in ("rsvddpd", "svd", "median"):
+    runs = {"rsvddpd": ("rsvddpd", {}), "rsvddpd-fixed-sigma": ("rsvddpd", {"sigma": "fixed"}),
+            "svd": ("svd", {}), "median": ("median", {})}
+    for key, (name, kw) in runs.items():
         fn, Opt, _ = Me.METHODS[name]
-        ref = fn({"frames": X}, Opt())[0]["background"][clean]
-        got = fn({"frames": Y}, Opt())[0]["background"][clean]
-        errs[name] = float(torch.linalg.norm(got - ref) / torch.linalg.norm(ref))
+        ref = fn({"frames": X}, Opt(**kw))[0]["background"][clean]
+        got = fn({"frames": Y}, Opt(**kw))[0]["background"][clean]
+        errs[key] = float(torch.linalg.norm(got - ref) / torch.linalg.norm(ref))
     print("tampering rel. error of the clean frames' background", errs)
     return errs
 
 
 def test_tampering_rsvddpd_less_damaged_than_svd(tamper_errors):
-    # measured: rsvddpd 0.0125, svd 0.0168, median 0.0032 (relative L2 error of the clean frames' background)
-    assert tamper_errors["rsvddpd"] < 0.015
-    assert tamper_errors["rsvddpd"] < 0.85 * tamper_errors["svd"]
+    # measured: rsvddpd 0.00126 (sigma estimated), with the authors' fixed sigma 0.0125, svd 0.0168,
+    # median 0.0032 (relative L2 error of the clean frames' background)
+    assert tamper_errors["rsvddpd"] < 0.003
+    assert tamper_errors["rsvddpd-fixed-sigma"] < 0.85 * tamper_errors["svd"]
     assert tamper_errors["median"] < 0.005
 
 
-@pytest.mark.xfail(strict=True, reason="measured: rsvddpd 0.0125 vs svd 0.0168 (only 1.3x less damage). With the "
-                                       "authors' sigma = 1 in IQR units the DPD weights exp(-a r^2/2) barely "
-                                       "down-weight a uniform-noise frame (r ~ IQR); alpha = 1 gives 0.0113")
 def test_tampering_rsvddpd_three_times_less_damaged(tamper_errors):
+    # measured 13x (0.00126 vs 0.0168); the authors' fixed sigma = 1 in IQR units gives only 1.3x: the weights
+    # exp(-a r^2/2) barely down-weight a uniform-noise frame whose residuals are about one IQR
     assert tamper_errors["svd"] > 3 * tamper_errors["rsvddpd"]
+    assert tamper_errors["svd"] < 1.5 * tamper_errors["rsvddpd-fixed-sigma"]
 
 
 def test_threshold_rule_and_morphology():
