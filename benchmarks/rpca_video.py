@@ -99,8 +99,8 @@ def _opencv(case, X, gt, sel, quick):
     rows = []
     # history beyond the clip's length behaves like the clip's length, so a best at the largest history
     # that is >= T frames is not an edge of the grid
-    grids = {"MOG2": ([3, 5, 10, 25, 50, 100, 200, 500, 1000], [1, 2, 4, 8, 16, 32, 64, 128]),
-             "KNN": ([3, 5, 10, 25, 50, 100, 200, 500, 1000], [12, 25, 50, 100, 200, 400, 800, 1600, 3200])}
+    grids = {"MOG2": ([1, 2, 3, 5, 10, 25, 50, 100, 200, 500, 1000], [1, 2, 4, 8, 16, 32, 64, 128]),
+             "KNN": ([1, 2, 3, 5, 10, 25, 50, 100, 200, 500, 1000], [12, 25, 50, 100, 200, 400, 800, 1600, 3200])}
     rates = [-1, 0.002, 0.01, 0.05]
     for kind, (hists, thrs) in grids.items():
         best = None
