@@ -326,6 +326,7 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, overwrite, scheduler, 
         os.makedirs(out_dir, exist_ok=True)
         _set_threads(threads, export=True)
         bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
+        bar.names = {t.index: t.name for t in tasks}   # the file in hand is named on the line
         from .app.batch import Interrupted
         try:
             with _batch_lock(out_dir, created):
