@@ -496,7 +496,8 @@ def convert_cmd(app_name, src, output_path, sets, seed):
 @main.command("export")
 @click.argument("result", metavar="OUT.h5", type=click.Path())
 @click.option("-o", "--output", "output_path", type=click.Path(), required=True,
-              help="FILE.mat (every dataset), FILE.cfl (BART pair), FILE.npy, FILE.png (one per frame) or FILE.gif.")
+              help="FILE.mat (every dataset), FILE.cfl (BART pair), FILE.npy, FILE.nii[.gz] (NIfTI, the 'nifti' "
+                   "extra), FILE.png (one per frame) or FILE.gif.")
 @click.option("--dataset", default=None, metavar="NAME",
               help="Dataset to export (default: the app's main output; for .mat: every dataset).")
 def export_cmd(result, output_path, dataset):
@@ -506,6 +507,8 @@ def export_cmd(result, output_path, dataset):
     .mat  MATLAB v5, variables named and shaped as the datasets, plus 'axes' and 'metrics' structs
     .cfl  BART .cfl/.hdr; named axes go to BART's dimensions (X 0, Y 1, Z 2, C 3, T 10, N 13)
     .npy  NumPy, dtype and shape unchanged
+    .nii  NIfTI-1 (.nii or .nii.gz; needs the 'nifti' extra, nibabel): float32 magnitude,
+          axes X,Y,Z,T; voxel size from a voxel_size_mm attribute, else 1 mm; row 0 at the top
     .png  magnitude, 8-bit, white = 99.5th percentile; a series gives FILE-0000.png, FILE-0001.png, ...
     .gif  the same frames as an animation
     """
