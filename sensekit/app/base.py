@@ -196,8 +196,10 @@ class App:
     and implement :meth:`simulate`, :meth:`prepare`, :meth:`run`,
     :meth:`score` and optionally :meth:`figure`.
 
-    Declarations read by the runner and batch (all optional)
-    --------------------------------------------------------
+    Notes
+    -----
+    Declarations read by the runner and batch (all optional):
+
     Ragged tables
         A :class:`~sensekit.io.DatasetSpec` with ``ragged=True`` (input or output) is a
         per-sample table whose row count differs between samples: ``run`` returns it
