@@ -12,6 +12,16 @@ def _np(x):
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
 
+def _wavelength_label(wl) -> str:
+    """The wavelength axis label: the unit read off the range (the contract leaves the unit free)."""
+    lo, hi = float(np.min(wl)), float(np.max(wl))
+    if 0.1 <= lo and hi <= 20:
+        return "wavelength (µm)"
+    if 100 <= lo and hi <= 20000:
+        return "wavelength (nm)"
+    return "wavelength (the input's unit)"
+
+
 def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
     plt = pyplot()
     E = _np(outputs["endmembers"]).astype(np.float64)            # (P, B)
@@ -21,7 +31,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
     Ar = inputs.get("abundances_ref")
     wl = inputs.get("wavelengths")
     x = _np(wl) if wl is not None else np.arange(B)
-    xlabel = "wavelength" if wl is not None else "band"
+    xlabel = _wavelength_label(x) if wl is not None else "band"
     names = [f"endmember {i + 1}" for i in range(P)]
     order = list(range(P))
     ref_names = inputs.get("endmembers_ref_names")
