@@ -559,6 +559,16 @@ class IterationReport:
         """
         self.bound = int(total)
 
+    def phase(self, name: str) -> None:
+        """Report a named setup phase (``progress("phase", (sample, n_samples, name))``, not throttled).
+
+        Parameters
+        ----------
+        name : str
+            The phase, e.g. ``"coil maps (espirit)"``.
+        """
+        self.progress("phase", (self.sample, self.n_samples, str(name)))
+
     def __call__(self, info, state=None):
         """Report iteration ``info["iter"]`` (throttled).
 
@@ -588,6 +598,7 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
     """Run one file to its final output; never raises for a bad file (the report says why).
 
     ``progress(event, value)`` is called with ``("start", n_samples)``,
+    ``("phase", (sample, n_samples, name))`` for its setup phases,
     ``("iter", (sample, n_samples, iteration, bound))`` a few times a second while
     a sample runs (see :class:`IterationReport`) and ``("sample", i)``.  An
     :class:`Interrupted` (SIGTERM) or KeyboardInterrupt gives an ``interrupted`` report:

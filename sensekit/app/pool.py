@@ -2,7 +2,8 @@
 
 All three run the same :func:`~sensekit.app.batch.process_file` per file and
 report through ``on_event(kind, index, value)`` with kinds ``start`` (value:
-number of samples), ``iter`` (value: ``(sample, n_samples, iteration, bound)``,
+number of samples), ``phase`` (value: ``(sample, n_samples, name)``, a setup
+phase of a sample), ``iter`` (value: ``(sample, n_samples, iteration, bound)``,
 a few times a second while a sample runs), ``sample`` (value: sample index) and
 ``report`` (value: the :class:`~sensekit.app.batch.FileReport`).  Dask workers
 send ``report`` only.

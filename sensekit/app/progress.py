@@ -16,6 +16,7 @@ Off a terminal (a log file, a pipe, ``--quiet``) nothing is drawn at all: no car
 """
 from __future__ import annotations
 
+import io
 import sys
 import time
 
@@ -81,6 +82,17 @@ class _Tqdm(_tqdm):
         return d
 
 
+def _columns(stream) -> int:
+    """The line's width: the terminal's less one (a longer line would wrap and defeat the carriage return);
+    a terminal that reports no size (0, e.g. a pseudo-terminal of ``script``) or a non-terminal: no limit."""
+    import os
+    try:
+        cols = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        cols = 0
+    return cols - 1 if cols >= 40 else 10_000
+
+
 class _Line:
     """One tqdm line on ``stream``, created on first use (nothing is written before there is something to say)."""
 
@@ -89,11 +101,12 @@ class _Line:
         self.enabled = (hasattr(self.stream, "isatty") and self.stream.isatty()) if enabled is None else enabled
         self._tq = None
 
-    def _open(self, bar_format: str, total: int | None = None) -> _Tqdm:
+    def _open(self, bar_format: str, total: int | None = None, desc: str = "") -> _Tqdm:
         if self._tq is None:
-            self._tq = _Tqdm(total=total, file=self.stream, leave=False, ascii=_ASCII, bar_format=bar_format,
+            self._tq = _Tqdm(total=total, desc=desc, file=self.stream, leave=False, ascii=_ASCII, bar_format=bar_format,
                              mininterval=0.1, miniters=1, smoothing=0, dynamic_ncols=False, position=0,
-                             extra=self._fields)   # position 0: always this one line, never nested
+                             ncols=_columns(self.stream), nrows=100, extra=self._fields)   # one line at position 0;
+            # nrows given: a terminal that reports no size (0 rows) would otherwise hide the line
         else:
             self._tq.bar_format = bar_format
         return self._tq
@@ -157,7 +170,7 @@ class ProgressBar(_Line):
         """
         self._phase = (name, time.monotonic())
         if self.enabled and self._start is None:
-            tq = self._open("{desc}: {phase}… {elapsed_t0}")
+            tq = self._open("{desc}: {phase}… {elapsed_t0}", desc=self.label)
             tq.set_description_str(self.label, refresh=False)
             tq.refresh()
 
@@ -189,7 +202,7 @@ class ProgressBar(_Line):
             self._start = (time.monotonic(), it)
         fmt = "{desc} [{bar:%d}] {n}/{total} · {elapsed_t0} elapsed{rate_eta}" % self.width
         if self._tq is None or self._tq.bar_format != fmt:   # first iteration: the rate starts now
-            tq = self._open(fmt, self.total)
+            tq = self._open(fmt, self.total, desc=self.label)
             tq.reset(total=self.total)
             tq.start_t = tq.last_print_t = tq._time() - (time.monotonic() - self._start[0])
             tq.initial = tq.n = tq.last_print_n = self._start[1]
@@ -252,8 +265,9 @@ class BatchProgress(_Line):
         Parameters
         ----------
         kind : str
-            ``start`` (value: the file's samples), ``sample`` (a sample finished), ``iter`` (value:
-            ``(sample, n_samples, iteration, bound)``) or ``report`` (value: the file's report).
+            ``start`` (value: the file's samples), ``sample`` (a sample finished), ``phase`` (value:
+            ``(sample, n_samples, name)``), ``iter`` (value: ``(sample, n_samples, iteration, bound)``)
+            or ``report`` (value: the file's report).
         index : int
             The file's index in the batch.
         value : object
@@ -267,6 +281,10 @@ class BatchProgress(_Line):
             self._inhand.pop(index, None)
         elif kind == "iter":
             self._iter(index, value)
+        elif kind == "phase":
+            sample, n, name = value
+            now = time.monotonic()
+            self._inhand[index] = [sample, n, None, name, (now, 0), now]
         elif kind == "report":
             self.files_done += 1
             self.failed += value.status == "failed"
@@ -279,7 +297,7 @@ class BatchProgress(_Line):
         sample, n, it, bound = value
         now = time.monotonic()
         cur = self._inhand.get(index)
-        if cur is None or cur[0] != sample or it < cur[2]:
+        if cur is None or cur[0] != sample or cur[2] is None or it < cur[2]:
             cur = self._inhand[index] = [sample, n, it, bound, (now, it), now]
         cur[1:4], cur[5] = [n, it, bound], now
 
@@ -300,8 +318,10 @@ class BatchProgress(_Line):
             return ""
         index, (sample, n, it, bound, (t1, i1), _) = max(self._inhand.items(), key=lambda kv: kv[1][5])
         name = self.names.get(index, f"file {index + 1}")
-        msg = f" · now {name}" + (f" sample {sample + 1}/{n}" if n > 1 else "") + \
-            (f" it {it}/{bound}" if bound else f" it {it}")
+        msg = f" · now {name}" + (f" sample {sample + 1}/{n}" if n > 1 else "")
+        if it is None:   # a setup phase (bound holds its name)
+            return msg + f": {bound}…" + (f" (+{len(self._inhand) - 1} more)" if len(self._inhand) > 1 else "")
+        msg += f" it {it}/{bound}" if bound else f" it {it}"
         if it > i1 and now > t1:
             rate = (it - i1) / (now - t1)
             msg += f" {_rate_text(rate)}" + (f" ETA {fmt_seconds(max(0, bound - it) / rate)}" if bound else "")
@@ -349,7 +369,7 @@ class BatchProgress(_Line):
             return
         tq = self._tq
         if tq is None:
-            tq = self._open("{desc} [{bar:%d}] {status}" % self.width, self.n_files)
+            tq = self._open("{desc} [{bar:%d}] {status}" % self.width, self.n_files, desc=self.label)
             tq.set_description_str(self.label, refresh=False)
         tq.total = self.n_files
         if self.files_done != tq.n:

@@ -29,8 +29,11 @@ def test_inline_file_reports_every_iteration_with_its_bound(tmp_path, monkeypatc
     iters = [v for k, v in events if k == "iter"]
     assert iters and all(v[:2] == (0, 1) and v[3] == 6 for v in iters)
     assert [v[2] for v in iters] == sorted(v[2] for v in iters) and iters[-1][2] >= 5
-    kinds = [k for k, _ in events]   # start, the iterations, then the finished sample
-    assert kinds[0] == "start" and kinds[-1] == "sample" and set(kinds[1:-1]) == {"iter"}
+    kinds = [k for k, _ in events]   # start, the setup phases, the iterations, then the finished sample
+    assert kinds[0] == "start" and kinds[-1] == "sample" and set(kinds[1:-1]) == {"phase", "iter"}
+    phases = [v[2] for k, v in events if k == "phase"]
+    assert phases == ["coil maps (espirit)", "model", "tv"]
+    assert kinds.index("iter") > max(i for i, k in enumerate(kinds) if k == "phase")
 
 
 def test_worker_processes_send_iterations_to_the_line(tmp_path):
@@ -60,6 +63,9 @@ def test_line_shows_rate_and_eta_of_the_file_in_hand():
     bar = BatchProgress(2, "app", stream=buf, enabled=True)
     bar.names = {0: "long.h5", 1: "next.h5"}
     bar("start", 0, 2)
+    bar("phase", 0, (1, 2, "coil maps"))
+    bar.draw(force=True)
+    assert "now long.h5 sample 2/2: coil maps…" in buf.getvalue().split("\r")[-1]
     bar("iter", 0, (1, 2, 20, 100))
     bar._inhand[0][4] = (bar._inhand[0][4][0] - 2.0, 20)   # 40 iterations in the last 2 s: 20 it/s, 2 s left
     bar("iter", 0, (1, 2, 60, 100))
