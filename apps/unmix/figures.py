@@ -58,7 +58,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
             ax = axes[0, c]
             if j is not None:
                 ax.imshow(_np(Ar)[:, :, j], vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
-                ax.set_title(f"reference: {ref_names[j] if ref_names else j + 1}", fontsize=8)
+                ax.set_title(f"reference: {ref_names[j] if ref_names else f'endmember {j + 1}'}"[:40], fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
         ax = axes[rows - 1, c]
@@ -66,7 +66,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
         ax.set_title(f"estimate: {names[i]}"[:40], fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[:rows].ravel().tolist(), shrink=0.8, label="abundance")
+    fig.colorbar(im, ax=axes[:rows].ravel().tolist(), shrink=0.8, label="abundance (fraction, 0–1)")
     gs = axes[rows, 0].get_gridspec()
     for ax in axes[rows]:
         ax.remove()
