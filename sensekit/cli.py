@@ -326,6 +326,7 @@ def batch_cmd(app_name, inputs, out_dir, workers, resume, overwrite, scheduler, 
         os.makedirs(out_dir, exist_ok=True)
         _set_threads(threads, export=True)
         bar = BatchProgress(len(tasks), label=app.name, enabled=False if quiet else None)
+        bar.names = {t.index: t.name for t in tasks}   # the file in hand is named on the line
         from .app.batch import Interrupted
         try:
             with _batch_lock(out_dir, created):
@@ -456,11 +457,18 @@ def simulate_cmd(app_name, output_path, sets, seed):
 @click.option("-o", "--output", "output_path", type=click.Path(), required=True, help="Output HDF5 file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a conversion option (see `info APP`).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of simulated coils, masks and noise.")
-def convert_cmd(app_name, src, output_path, sets, seed):
+@click.option("--matlab-order", "matlab_order", default="auto", show_default=True,
+              type=click.Choice(["auto", "HW", "WH"]),
+              help="MATLAB sources: HW = rows before columns (MATLAB's own size = [rows, columns, ...], the image "
+                   "as imagesc shows it), WH = columns first (as row-major code leaves arrays); auto = the app's "
+                   "default (mri-recon WH, unmix and rpca-video HW). Same as --set matlab_order=...")
+def convert_cmd(app_name, src, output_path, sets, seed, matlab_order):
     """Convert SRC (MATLAB .mat v5/v7.3, BART .cfl/.hdr, fastMRI HDF5, ISMRMRD) into APP's HDF5 input.
 
     The format is detected from the file's content. Image-only sources become
     clearly labelled simulated acquisitions; `sensekit info APP` lists the options.
+    A source that is plainly another app's kind of data (a hyperspectral cube for
+    mri-recon) is refused with exit 3, naming the app it looks like.
     """
     with _guard():
         from .app.base import make_config, config_dict
@@ -474,10 +482,21 @@ def convert_cmd(app_name, src, output_path, sets, seed):
         app = get_app(app_name)
         if app.ConvertConfig is None:
             raise ConfigError(f"{app.name} has no converter")
-        cfg = make_config(app.ConvertConfig, _parse_sets(sets), source="in --set")
+        values = _parse_sets(sets)
+        if matlab_order != "auto":
+            import dataclasses
+            if "matlab_order" not in {f.name for f in dataclasses.fields(app.ConvertConfig)}:
+                raise ConfigError(f"--matlab-order: {app.name}'s converter reads no MATLAB images")
+            if values.get("matlab_order", matlab_order) != matlab_order:
+                raise ConfigError(f"--matlab-order {matlab_order} and --set matlab_order={values['matlab_order']} "
+                                  f"disagree")
+            values["matlab_order"] = matlab_order
+        cfg = make_config(app.ConvertConfig, values, source="in --set")
         check_paths(src, output_path, None)
         # an app that converts folders or other non-HDF5 sources names their kind itself (rpca-video)
         fmt = app.convert_format(src) if hasattr(app, "convert_format") else detect_format(src)
+        from .app.kinds import check_kind
+        check_kind(app, src, fmt)   # plainly another app's data: one line naming it, before any reading
         datasets, attrs = app.convert(src, fmt, cfg, make_generator(seed))
         notes = attrs.pop("descriptions", {})
         extra = attrs.pop("dataset_attrs", {})    # {dataset: {attr: value}} an app's converter may set
@@ -495,7 +514,8 @@ def convert_cmd(app_name, src, output_path, sets, seed):
 @main.command("export")
 @click.argument("result", metavar="OUT.h5", type=click.Path())
 @click.option("-o", "--output", "output_path", type=click.Path(), required=True,
-              help="FILE.mat (every dataset), FILE.cfl (BART pair), FILE.npy, FILE.png (one per frame) or FILE.gif.")
+              help="FILE.mat (every dataset), FILE.cfl (BART pair), FILE.npy, FILE.nii[.gz] (NIfTI, the 'nifti' "
+                   "extra), FILE.png (one per frame) or FILE.gif.")
 @click.option("--dataset", default=None, metavar="NAME",
               help="Dataset to export (default: the app's main output; for .mat: every dataset).")
 def export_cmd(result, output_path, dataset):
@@ -505,6 +525,8 @@ def export_cmd(result, output_path, dataset):
     .mat  MATLAB v5, variables named and shaped as the datasets, plus 'axes' and 'metrics' structs
     .cfl  BART .cfl/.hdr; named axes go to BART's dimensions (X 0, Y 1, Z 2, C 3, T 10, N 13)
     .npy  NumPy, dtype and shape unchanged
+    .nii  NIfTI-1 (.nii or .nii.gz; needs the 'nifti' extra, nibabel): float32 magnitude,
+          axes X,Y,Z,T; voxel size from a voxel_size_mm attribute, else 1 mm; row 0 at the top
     .png  magnitude, 8-bit, white = 99.5th percentile; a series gives FILE-0000.png, FILE-0001.png, ...
     .gif  the same frames as an animation
     """

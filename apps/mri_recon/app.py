@@ -197,6 +197,11 @@ class MRIRecon(App):
     ConvertConfig = ConvertConfig
     TrainConfig = TrainConfig
 
+    def mat_kind(self, listing):
+        """MATLAB variables that mark this app's data (``convert`` refuses other apps' files by them)."""
+        from .convert import mat_kind
+        return mat_kind(listing)
+
     def convert(self, src, fmt, config, generator):
         from .convert import convert
         return convert(src, fmt, config, generator)

@@ -38,6 +38,12 @@ class ConvertConfig:
     dims: str = option("", "axis names of the source array in its own order (MATLAB/BART), from X, Y, Z, C "
                            "(coils), T (frames), N (samples) and _ (singleton), e.g. X,Y,Z,C; default by format "
                            "(MATLAB: X,Y[,T] for images, X,Y[,Z],C for k-space; BART: its fixed dimensions)")
+    matlab_order: str = option("auto", "MATLAB sources: how the variable's first two dimensions run: WH (the "
+                                       "default: x (readout, image columns) first, then y, as MRI scripts hold "
+                                       "k-space and as row-major writers leave arrays) or HW (MATLAB's own "
+                                       "size = [rows, columns]: the image as imagesc shows it); auto = WH; "
+                                       "ignored when dims names the axes",
+                               choices=("auto", "HW", "WH"))
     accel: float = option(1.0, "undersample fully sampled or simulated data to this net acceleration "
                                "(1 = keep every sample); data that are already undersampled are kept as acquired",
                           min=1.0)
@@ -125,6 +131,9 @@ def _read_source(src: str, fmt: str, cfg: ConvertConfig):
         kind = cfg.kind if cfg.kind != "auto" else ("kspace" if arr.dtype.kind == "c" and _looks_like_kspace(
             np.moveaxis(arr, (0, 1), (-1, -2))) else "image")
         if cfg.dims:
+            if cfg.matlab_order != "auto":
+                raise ConfigError(f"options 'dims' and 'matlab_order' in --set: dims={cfg.dims} names every axis "
+                                  f"of {src}; leave matlab_order at auto")
             names = _parse_dims(cfg.dims, arr.ndim, src)
         else:
             img_names = {2: ["X", "Y"], 3: ["X", "Y", "T"]}
@@ -133,8 +142,9 @@ def _read_source(src: str, fmt: str, cfg: ConvertConfig):
             if arr.ndim not in table:
                 raise InputError(f"{src}: variable {name!r} has {arr.ndim} dimensions {arr.shape}; "
                                  f"name its axes with --set dims=...")
-            names = table[arr.ndim]
-        return arr, names, kind, None, {"source_variable": name}
+            names = _matlab_names(table[arr.ndim], cfg.matlab_order)
+        return arr, names, kind, None, {"source_variable": name, "matlab_order": _order(cfg.matlab_order)
+                                        if not cfg.dims else "dims"}
     if fmt == "cfl":
         arr = cfl.read_cfl(src, squeeze_trailing=False)
         names = cfl_axis_names(arr.shape, src) if not cfg.dims else _parse_dims(cfg.dims, arr.ndim, src)
@@ -146,6 +156,26 @@ def _read_source(src: str, fmt: str, cfg: ConvertConfig):
         d = mrd.read_ismrmrd(src)
         return d["kspace"], ["Z", "T", "C", "Y", "X"], "kspace", d["mask"], {"ismrmrd_header": d["header"]}
     raise InputError(f"{src}: is already a sensekit HDF5 file; nothing to convert")
+
+
+def _order(order: str) -> str:
+    return "WH" if order == "auto" else order
+
+
+def _matlab_names(names: list, order: str) -> list:
+    """A default MATLAB reading (x, y first: WH) with its first two axes swapped for ``matlab_order=HW``."""
+    from sensekit.io.matlab import swap_hw
+    return [names[1], names[0], *names[2:]] if swap_hw(order, "WH") else list(names)
+
+
+def mat_kind(listing: dict) -> str | None:
+    """A description when a ``.mat`` listing (``{name: (shape, class)}``) is plainly MRI data, else None.
+
+    MRI variables by their usual names: k-space (``kspace``, ``ksp``, ``kdata``, ``raw``, ``rawdata``)
+    or coil maps (``sens``, ``smaps``, ``csm``).
+    """
+    hits = [k for k in listing if k.lower() in ("kspace", "ksp", "kdata", "raw", "rawdata", "sens", "smaps", "csm")]
+    return f"MRI variables {', '.join(hits)}" if hits else None
 
 
 def cfl_axis_names(shape, src: str) -> list:
@@ -171,7 +201,7 @@ def cfl_axis_names(shape, src: str) -> list:
     return names
 
 
-def _reference(path: str) -> np.ndarray:
+def _reference(path: str, order: str = "auto") -> np.ndarray:
     from sensekit.io import detect_format
     from sensekit.io.cfl import read_cfl
     from sensekit.io.matlab import load_mat
@@ -196,7 +226,7 @@ def _reference(path: str) -> np.ndarray:
         a = max(arrs, key=lambda v: v.size)
         if a.ndim > 3:
             raise InputError(f"{path}: reference array has shape {a.shape}, expected (x, y) or (x, y, frame)")
-        return to_contract(a, ["X", "Y", "T"][:a.ndim], path)[0]
+        return to_contract(a, _matlab_names(["X", "Y", "T"][:a.ndim], order), path)[0]
     raise InputError(f"{path}: a reference must be a .cfl or .mat file, got {fmt}")
 
 
@@ -233,7 +263,7 @@ def convert(src: str, fmt: str, cfg: ConvertConfig, generator: torch.Generator):
     if "ismrmrd_header" in extra:
         out["ismrmrd_header"] = (np.bytes_(extra["ismrmrd_header"].encode()), None)
     if cfg.reference:
-        ref = _reference(cfg.reference)
+        ref = _reference(cfg.reference, cfg.matlab_order)
         N, T, C, Y, X = a.shape
         if ref.shape[-2:] != (Y, X) or ref.shape[0] not in (1, T):
             raise InputError(f"{cfg.reference}: reference has shape {ref.shape}, expected frames × sets × {Y} × {X}")

@@ -28,6 +28,7 @@ WINDOW_PERCENTILE = 99.5
 
 
 def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
+    from matplotlib.ticker import MaxNLocator
     plt = pyplot()
     recon = outputs["recon"]
     k = inputs["kspace"].to(torch.complex64)
@@ -86,6 +87,7 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
                       interpolation="nearest", extent=(-0.5, T - 0.5, sy.stop - 0.5, sy.start - 0.5))
             ax.set_title(f"y-t at x={col_x}", fontsize=9)
             ax.set_xlabel("frame", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # frames are whole numbers
             ax.tick_params(labelsize=7)
             ax.set_yticks([])
         colorbar(fig, im, list(axes[r, :]), f"|image| (its own units; white = p{WINDOW_PERCENTILE:g})" if own
@@ -105,6 +107,7 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
                       interpolation="nearest", extent=(-0.5, T - 0.5, sy.stop - 0.5, sy.start - 0.5))
             ax.set_title(f"error y-t at x={col_x}", fontsize=9)
             ax.set_xlabel("frame", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # frames are whole numbers
             ax.tick_params(labelsize=7)
             ax.set_yticks([])
         colorbar(fig, im, list(axes[-1, :]), f"|error| (input units), 0–{emax:.3g}")

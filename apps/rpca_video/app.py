@@ -134,6 +134,10 @@ class ConvertConfig:
                                "LRSLibrary struct 'video' or the GoDec matrix 'M')")
     colour: str = option("auto", "frames: auto (grey when the channels are equal), grey or rgb",
                          choices=("auto", "grey", "rgb"))
+    matlab_order: str = option("auto", ".mat source: image axes of the frames: HW (the default, MATLAB's rows "
+                                       "before columns, the frames as imagesc shows them) or WH (columns first, as "
+                                       "row-major writers leave arrays); auto = HW",
+                               choices=("auto", "HW", "WH"))
 
 
 def method_options(cfg: Config):
@@ -249,6 +253,11 @@ class RPCAVideo(App):
                 raise InputError(f"{src}: file not found")
             return "video"
         return detect_format(src)
+
+    def mat_kind(self, listing):
+        """MATLAB variables that mark this app's data (``convert`` refuses other apps' files by them)."""
+        from .convert import mat_kind
+        return mat_kind(listing)
 
     def convert(self, src, fmt, config, generator):
         from .convert import convert

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from sensekit.io.errors import InputError
+from sensekit.io.errors import ConfigError, InputError
 
 from . import readers as R
 
@@ -43,12 +43,28 @@ def _gray_flag(mode: str):
     return {"auto": None, "grey": True, "rgb": False}[mode]
 
 
+def mat_kind(listing: dict) -> str | None:
+    """A description when a ``.mat`` listing (``{name: (shape, class)}``) is plainly a video clip, else None.
+
+    The LRSLibrary struct ``video`` or GoDec's pixels × frames matrix ``M`` with the scalars ``m``, ``n``.
+    """
+    if "video" in listing and listing["video"][1] == "struct":
+        return "the LRSLibrary struct video (frames(k).cdata)"
+    if {"M", "m", "n"} <= set(listing) and len(listing["M"][0]) == 2 and \
+            all(listing[k][0] in ((1, 1), (1,), ()) for k in ("m", "n")):
+        return f"GoDec's frame matrix M {listing['M'][0]} with the frame size m, n"
+    return None
+
+
 def convert(src: str, fmt: str, cfg) -> tuple[dict, dict]:
     """``({name: (array, axes)}, attrs)`` for the contract file (see the module docstring)."""
     gt = None
     if fmt in ("mat-v5", "mat-v7.3"):
         frames = _colour(np.asarray(R.read_mat_clip(src, variable=cfg.variable or None).frames()), cfg.colour)
         kind = "MATLAB clip"
+        from sensekit.io.matlab import swap_hw
+        if swap_hw(cfg.matlab_order, "HW"):   # (T, W, H[, 3]) in the file: the frames' columns first
+            frames = np.ascontiguousarray(frames.swapaxes(1, 2))
     elif fmt == "folder":
         if _is_wallflower(src) and not cfg.pattern and not cfg.gt:
             frames, gt = R.read_wallflower(src)
@@ -65,6 +81,8 @@ def convert(src: str, fmt: str, cfg) -> tuple[dict, dict]:
     else:
         raise InputError(f"{src}: cannot convert a {fmt} file to rpca-video; expected a .mat clip, a folder "
                          f"of images or a video file")
+    if fmt not in ("mat-v5", "mat-v7.3") and cfg.matlab_order != "auto":
+        raise ConfigError(f"option 'matlab_order' in --set: {src} is not a MATLAB file")
     if frames.ndim not in (3, 4) or frames.shape[0] < 1:
         raise InputError(f"{src}: no frames found (array of shape {frames.shape})")
     if frames.dtype.kind == "f" and not np.all(np.isfinite(frames)):

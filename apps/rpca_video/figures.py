@@ -51,6 +51,7 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     ts = frames if frames is not None else pick_frames(inputs)
     rows = ("frame", "background", "|foreground|", "mask")
@@ -58,24 +59,34 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
     shape = (1, len(rows)) if single else (len(rows), len(ts))
     fig, grid = plt.subplots(*shape, figsize=(2.3 * shape[1] + 0.4, 2.0 * shape[0] + 1.0), squeeze=False)
     axs = grid.T if single else grid
-    thr_all = []
-    for j, t in enumerate(ts):
+    thr_all, panels = [], []
+    for t in ts:
         x = _as_float(_frame(inputs["frames"], t))
         b = _frame(outputs["background"], t).astype(np.float32)
         f = np.abs(_frame(outputs["foreground"], t).astype(np.float32))
         m = _frame(outputs["mask"], t).astype(bool)
         if "threshold" in outputs:
             thr_all.append(_frame(outputs["threshold"], t).astype(np.float64))
-        hi = max(float(x.max()), 1e-12)
-        imgs = (np.clip(x / hi, 0, 1), np.clip(b / hi, 0, 1), f.max(-1) if f.ndim == 3 else f, m)
+        panels.append((x, b, f.max(-1) if f.ndim == 3 else f, m))
+    # one display scale per row (the shown frames' peak; |foreground|: its 99.5th percentile), so that one
+    # colorbar per row states it: frame and background in the input's intensity (uint8 sources: /255)
+    hi = max(max(float(p[0].max()) for p in panels), 1e-12)
+    fg_hi = max(float(np.percentile(np.concatenate([p[2].ravel() for p in panels]), 99.5)), 1e-6)
+    grey = str(getattr(inputs["frames"], "dtype", "")).endswith("uint8")   # shown in the source's grey levels
+    unit = "grey level" if grey else "input units"
+    labels = {"frame": f"intensity ({unit})", "background": f"intensity ({unit})",
+              "|foreground|": f"|foreground| ({unit};\nwhite = p99.5)", "mask": "mask (1 = foreground)"}
+    for j, (t, imgs) in enumerate(zip(ts, panels)):
         for i, (name, img) in enumerate(zip(rows, imgs)):
             ax = axs[i, j]
             if name == "|foreground|":
-                ax.imshow(img, cmap="magma", vmin=0, vmax=max(float(np.percentile(img, 99.5)), 1e-6))
+                im = ax.imshow(img, cmap="magma", vmin=0, vmax=fg_hi)
+            elif name == "mask":
+                im = ax.imshow(img.astype(np.float32), cmap="gray", vmin=0, vmax=1)
             elif img.ndim == 3:
-                ax.imshow(img)
+                im = ax.imshow(np.clip(img / hi, 0, 1))   # colour: no colorbar can state three channels
             else:
-                ax.imshow(img.astype(np.float32), cmap="gray", vmin=0, vmax=1)
+                im = ax.imshow(img, cmap="gray", vmin=0, vmax=hi)
             if name == "mask" and "gt_masks" in inputs:
                 g = _frame(inputs["gt_masks"], t)
                 g = np.where(g, 255, 0) if g.dtype == np.bool_ else g.astype(np.int32)
@@ -90,6 +101,15 @@ def montage(inputs, outputs, path, config, *, fmt: str = "png", frames: list | N
                     ax.set_title(f"frame {t}", fontsize=9)
                 if j == 0:
                     ax.set_ylabel(name, fontsize=9)
+            last = (i == len(rows) - 1) if single else (j == len(ts) - 1)
+            if last or single:
+                if not (img.ndim == 3 and name != "|foreground|"):
+                    cax = ax.inset_axes([1.04, 0.0, 0.05, 1.0])   # beside the panel: every panel keeps its size
+                    cb = fig.colorbar(im, cax=cax, ticks=[0, 1] if name == "mask" else None)
+                    cb.set_label(labels[name], fontsize=7)
+                    cb.ax.tick_params(labelsize=7)
+                    if name != "mask" and grey:   # frames were read as grey / 255: label in 0–255
+                        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 255:.0f}"))
     title = f"rpca-video {config.method}: mask where |residual − median| > {config.threshold:g}·σ̂"
     if config.method == "rpcanet":
         title = "rpca-video rpcanet: mask = the network's target map > 0 (learned, no residual threshold)"

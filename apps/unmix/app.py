@@ -235,6 +235,11 @@ class Unmix(App):
                              f"'endmembers_ref' {out['endmembers_ref'].shape[0]} spectra")
         return out
 
+    def mat_kind(self, listing):
+        """MATLAB variables that mark this app's data (``convert`` refuses other apps' files by them)."""
+        from .convert import mat_kind
+        return mat_kind(listing)
+
     def convert(self, src, fmt, config, generator):
         from .convert import convert
         return convert(src, fmt, config, generator)

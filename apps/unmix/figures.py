@@ -12,6 +12,16 @@ def _np(x):
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
 
+def _wavelength_label(wl) -> str:
+    """The wavelength axis label: the unit read off the range (the contract leaves the unit free)."""
+    lo, hi = float(np.min(wl)), float(np.max(wl))
+    if 0.1 <= lo and hi <= 20:
+        return "wavelength (µm)"
+    if 100 <= lo and hi <= 20000:
+        return "wavelength (nm)"
+    return "wavelength (the input's unit)"
+
+
 def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
     plt = pyplot()
     E = _np(outputs["endmembers"]).astype(np.float64)            # (P, B)
@@ -21,7 +31,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
     Ar = inputs.get("abundances_ref")
     wl = inputs.get("wavelengths")
     x = _np(wl) if wl is not None else np.arange(B)
-    xlabel = "wavelength" if wl is not None else "band"
+    xlabel = _wavelength_label(x) if wl is not None else "band"
     names = [f"endmember {i + 1}" for i in range(P)]
     order = list(range(P))
     ref_names = inputs.get("endmembers_ref_names")
@@ -48,7 +58,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
             ax = axes[0, c]
             if j is not None:
                 ax.imshow(_np(Ar)[:, :, j], vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
-                ax.set_title(f"reference: {ref_names[j] if ref_names else j + 1}", fontsize=8)
+                ax.set_title(f"reference: {ref_names[j] if ref_names else f'endmember {j + 1}'}"[:40], fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
         ax = axes[rows - 1, c]
@@ -56,7 +66,7 @@ def unmix_figure(app, inputs, outputs, path, config, *, fmt="png"):
         ax.set_title(f"estimate: {names[i]}"[:40], fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[:rows].ravel().tolist(), shrink=0.8, label="abundance")
+    fig.colorbar(im, ax=axes[:rows].ravel().tolist(), shrink=0.8, label="abundance (fraction, 0–1)")
     gs = axes[rows, 0].get_gridspec()
     for ax in axes[rows]:
         ax.remove()

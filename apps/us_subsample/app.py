@@ -151,6 +151,12 @@ class USSubsample(App):
             out["image_ref"] = torch.from_numpy(np.asarray(arrays["image_ref"], dtype=np.float32))
         return out
 
+    def mat_kind(self, listing):
+        """PyMUST/Verasonics RF data: a 3-D ``RF`` beside a ``param`` struct (see readers.py)."""
+        if "RF" in listing and len(listing["RF"][0]) == 3 and listing.get("param", ((), ""))[1] == "struct":
+            return f"ultrasound RF data (RF {listing['RF'][0]} with a param struct)"
+        return None
+
     def open_input(self, path):
         """A PyMUST/Verasonics .mat file (RF (S, E, F) + param struct) is read directly."""
         if not str(path).lower().endswith(".mat"):

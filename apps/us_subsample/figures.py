@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensekit.plot import pyplot, save
+from sensekit.plot import colorbar, pyplot, save
 
 
 def bmode_figure(app, inputs, outputs, path, config, *, fmt="png"):
@@ -13,19 +13,21 @@ def bmode_figure(app, inputs, outputs, path, config, *, fmt="png"):
     mask = np.asarray(outputs["mask"]).astype(bool)
     scores = app.score(outputs, inputs)
     frames = sorted(set([0, full.shape[0] - 1]))
-    fig, axes = plt.subplots(len(frames), 2, figsize=(7.5, 3.6 * len(frames) + 0.8), squeeze=False)
+    fig, axes = plt.subplots(len(frames), 2, figsize=(8.3, 3.6 * len(frames) + 0.8), squeeze=False,
+                             layout="constrained")   # room for the colorbars and the bottom text
     dr = float(config.dynamic_range)
     for r, f in enumerate(frames):
         axes[r, 0].imshow(full[f], cmap="gray", vmin=-dr, vmax=0, aspect="auto")
         axes[r, 0].set_title(f"full data, frame {f}", fontsize=9)
-        axes[r, 1].imshow(img[f], cmap="gray", vmin=-dr, vmax=0, aspect="auto")
+        im = axes[r, 1].imshow(img[f], cmap="gray", vmin=-dr, vmax=0, aspect="auto")
         axes[r, 1].set_title(f"{config.method} ({mask.sum()}/{mask.size} {config.axis}), frame {f}", fontsize=9)
         for a in axes[r]:
             a.set_xticks([])
             a.set_yticks([])
-    fig.text(0.5, 0.01, "kept: " + "".join("|" if m else "." for m in mask[:160]) +
+        axes[r, 0].set_ylabel("depth ↓", fontsize=8)
+        colorbar(fig, im, list(axes[r]), f"B-mode (dB re. max; {dr:g} dB range)")
+    fig.text(0.5, -0.005, "kept: " + "".join("|" if m else "." for m in mask[:160]) +
              f"\nPSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.3f}  NRMSE(rf) {scores['nrmse_rf']:.3f}",
-             ha="center", fontsize=7, family="monospace")
+             ha="center", va="top", fontsize=7, family="monospace")
     fig.suptitle("us-subsample: B-mode (dB) of full vs sub-sampled channel data", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     save(fig, path, fmt)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import typing
 from typing import Callable, Sequence
@@ -195,8 +196,10 @@ class App:
     and implement :meth:`simulate`, :meth:`prepare`, :meth:`run`,
     :meth:`score` and optionally :meth:`figure`.
 
-    Declarations read by the runner and batch (all optional)
-    --------------------------------------------------------
+    Notes
+    -----
+    Declarations read by the runner and batch (all optional):
+
     Ragged tables
         A :class:`~sensekit.io.DatasetSpec` with ``ragged=True`` (input or output) is a
         per-sample table whose row count differs between samples: ``run`` returns it
@@ -277,6 +280,51 @@ class App:
         streamed datasets' names and the position of the streamed axis.
         """
         raise NotImplementedError
+
+    def mat_kind(self, listing: dict) -> str | None:
+        """What makes a MATLAB file plainly this app's kind of data (for ``convert``'s refusal of others').
+
+        Parameters
+        ----------
+        listing : dict
+            ``{variable: (shape, MATLAB class)}`` (:func:`sensekit.io.matlab.list_mat`).
+
+        Returns
+        -------
+        str or None
+            A short description of what was found (e.g. ``"hyperspectral variables lines, cols"``), or None.
+        """
+        return None
+
+    def recognizes(self, src: str, fmt: str) -> str | None:
+        """A description when ``src`` is plainly this app's kind of data, else None (see :mod:`sensekit.app.kinds`).
+
+        Parameters
+        ----------
+        src : str
+            The file.
+        fmt : str
+            Its format (:func:`sensekit.io.detect_format`).
+
+        Returns
+        -------
+        str or None
+            What was found; the default reads a MATLAB file's listing through :meth:`mat_kind` and a
+            sensekit HDF5 file by its root datasets (all of this app's required inputs).
+        """
+        if fmt in ("mat-v5", "mat-v7.3"):
+            from ..io.matlab import list_mat
+            return self.mat_kind(list_mat(src))
+        if fmt == "sensekit" and os.path.isfile(src):
+            import h5py
+            need = [s.name for s in self.inputs if s.required]
+            try:
+                with h5py.File(src, "r") as f:
+                    if need and all(isinstance(f.get(n, getlink=False), h5py.Dataset) for n in need):
+                        return f"a sensekit input with the datasets {', '.join(need)}"
+            except OSError:
+                return None
+        return None
 
     def open_input(self, path: str):
         """Open ``path`` if it is not a contract HDF5 file: an :class:`~sensekit.io.source.InputSource`, or None.

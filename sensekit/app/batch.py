@@ -521,12 +521,88 @@ def _figure_path(task: FileTask) -> str:
     return os.path.splitext(task.output)[0] + "." + task.plot
 
 
+#: seconds between two ``iter`` events of a batch file (:class:`IterationReport`)
+ITER_REPORT_EVERY = 0.5
+
+
+class IterationReport:
+    """Solver callback of a batch file: ``progress("iter", (sample, n_samples, iteration, bound))``, throttled.
+
+    Sent at most every ``every`` seconds (and at the first iteration), so that a worker process does not
+    flood the event queue; the batch's progress line shows the file in hand with its iteration and ETA.
+
+    Parameters
+    ----------
+    progress : callable
+        ``progress(event, value)`` of :func:`process_file`.
+    sample, n_samples : int
+        Which sample of how many in the file.
+    bound : int or None
+        The iteration bound (``set_total`` resizes it, as for :class:`~sensekit.app.progress.ProgressBar`).
+    every : float, optional
+        Seconds between two reports (default :data:`ITER_REPORT_EVERY`).
+    """
+
+    def __init__(self, progress: Callable, sample: int, n_samples: int, bound: int | None,
+                 every: float | None = None):
+        self.progress, self.sample, self.n_samples, self.bound = progress, sample, n_samples, bound
+        self.every = ITER_REPORT_EVERY if every is None else every
+        self._last = None
+
+    def set_total(self, total: int) -> None:
+        """Resize the bound once the method chosen for this input is known.
+
+        Parameters
+        ----------
+        total : int
+            The new iteration bound.
+        """
+        self.bound = int(total)
+
+    def phase(self, name: str) -> None:
+        """Report a named setup phase (``progress("phase", (sample, n_samples, name))``, not throttled).
+
+        Parameters
+        ----------
+        name : str
+            The phase, e.g. ``"coil maps (espirit)"``.
+        """
+        self.progress("phase", (self.sample, self.n_samples, str(name)))
+
+    def __call__(self, info, state=None):
+        """Report iteration ``info["iter"]`` (throttled).
+
+        Parameters
+        ----------
+        info : dict
+            Holds ``"iter"``.
+        state : object, optional
+            The solver's state (unused).
+        """
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            return
+        self._last = now
+        self.progress("iter", (self.sample, self.n_samples, int(info.get("iter", 0)), self.bound))
+
+
+def _iteration_bound(app, cfg) -> int | None:
+    if hasattr(app, "expected_iterations"):
+        with contextlib.suppress(Exception):
+            return int(app.expected_iterations(cfg))
+    bound = getattr(cfg, "max_iter", None)
+    return int(bound) if isinstance(bound, int) and bound > 0 else None
+
+
 def process_file(task: FileTask, progress: Callable | None = None) -> FileReport:
     """Run one file to its final output; never raises for a bad file (the report says why).
 
-    ``progress(event, value)`` is called with ``("start", n_samples)`` and
-    ``("sample", i)``.  An :class:`Interrupted` (SIGTERM) or KeyboardInterrupt
-    gives an ``interrupted`` report: the finished samples stay for ``--resume``.
+    ``progress(event, value)`` is called with ``("start", n_samples)``,
+    ``("phase", (sample, n_samples, name))`` for its setup phases,
+    ``("iter", (sample, n_samples, iteration, bound))`` a few times a second while
+    a sample runs (see :class:`IterationReport`) and ``("sample", i)``.  An
+    :class:`Interrupted` (SIGTERM) or KeyboardInterrupt gives an ``interrupted`` report:
+    the finished samples stay for ``--resume``.
     """
     import torch
     from .base import make_config
@@ -565,8 +641,9 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
                 if os.path.exists(part):
                     rep.resumed += 1
                 else:
+                    cbs = [IterationReport(progress, i, n, _iteration_bound(app, cfg))] if progress else []
                     res = run_sample(app, src.get(i), cfg, device=device, seed=task.seed, index=i, path=src.path,
-                                     where=f"sample {i}" if src.has_n else "")
+                                     where=f"sample {i}" if src.has_n else "", callbacks=cbs)
                     write_part(app, part, res, i)
                     rep.run += 1
                 if progress:

@@ -2,8 +2,11 @@
 
 All three run the same :func:`~sensekit.app.batch.process_file` per file and
 report through ``on_event(kind, index, value)`` with kinds ``start`` (value:
-number of samples), ``sample`` (value: sample index) and ``report`` (value: the
-:class:`~sensekit.app.batch.FileReport`).
+number of samples), ``phase`` (value: ``(sample, n_samples, name)``, a setup
+phase of a sample), ``iter`` (value: ``(sample, n_samples, iteration, bound)``,
+a few times a second while a sample runs), ``sample`` (value: sample index) and
+``report`` (value: the :class:`~sensekit.app.batch.FileReport`).  Dask workers
+send ``report`` only.
 
 Signals: while a batch runs, SIGTERM and SIGINT raise
 :class:`~sensekit.app.batch.Interrupted` in the main thread (once; repeated

@@ -69,6 +69,79 @@ def load_mat(path, *, variables=None) -> dict:
     return out
 
 
+def list_mat(path) -> dict:
+    """The variables of a ``.mat`` file without reading their data: ``{name: (shape, MATLAB class)}``.
+
+    Cheap on large files (v5: the headers, through ``scipy.io.whosmat``; v7.3: the HDF5 metadata);
+    shapes are in MATLAB's dimension order, classes as MATLAB names them (``double``, ``uint8``,
+    ``struct``, ``cell``, ``char``, ``logical``…).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A MATLAB file of any version.
+
+    Returns
+    -------
+    dict
+        ``{name: (tuple of int, str)}``.
+    """
+    p = os.fspath(path)
+    if mat_version(p) == "7.3":
+        import h5py
+        try:
+            with h5py.File(p, "r") as f:
+                out = {}
+                for name in f:
+                    if name.startswith("#"):
+                        continue
+                    obj = f.get(name, getlink=False)
+                    cls = _mclass(obj) if obj is not None else ""
+                    shape = tuple(int(d) for d in obj.shape[::-1]) if isinstance(obj, h5py.Dataset) else (1, 1)
+                    out[name] = (shape, cls or ("struct" if isinstance(obj, h5py.Group) else "double"))
+                return out
+        except OSError as e:
+            raise InputError(f"{p}: cannot open MATLAB v7.3 (HDF5) file ({_short(e)}); is it truncated?") from None
+    import scipy.io as sio
+    try:
+        return {name: (tuple(int(d) for d in shape), str(cls)) for name, shape, cls in sio.whosmat(p)}
+    except Exception as e:
+        raise InputError(f"{p}: cannot read as a MATLAB v5 file ({_short(e)}); is it truncated?") from None
+
+
+#: ``--matlab-order`` choices: how the first two dimensions of a MATLAB image variable run (see :func:`swap_hw`)
+MATLAB_ORDERS = ("auto", "HW", "WH")
+
+
+def swap_hw(order: str, default: str, *, what: str = "option 'matlab_order'") -> bool:
+    """Whether a converter must swap the two image axes of a MATLAB variable it reads.
+
+    ``HW`` is MATLAB's own convention: the image's rows dimension comes before its columns one
+    (``size(A) = [rows, columns, …]``), the image as ``imagesc(A)`` shows it.  ``WH`` is the
+    transpose: the dimension along the image's width comes first, as an array written by row-major
+    code (NumPy, C, h5py) appears in MATLAB, or as MRI scripts hold k-space (readout x first).
+    ``auto`` keeps the converter's documented default.
+
+    Parameters
+    ----------
+    order : str
+        One of :data:`MATLAB_ORDERS`.
+    default : str
+        The converter's own reading (``"HW"`` or ``"WH"``).
+    what : str
+        The option's name, for the error message.
+
+    Returns
+    -------
+    bool
+        True when ``order`` differs from ``default``.
+    """
+    if order not in MATLAB_ORDERS:
+        from .errors import ConfigError
+        raise ConfigError(f"{what}: {order!r} is not one of {', '.join(MATLAB_ORDERS)}")
+    return order != "auto" and order != default
+
+
 # ---------------------------------------------------------------------------------------------- v5
 def _load_v5(path, want):
     import scipy.io as sio

@@ -20,7 +20,7 @@ from .base import MaxIter, Stop, _Threshold, solve
 class SBLResult(NamedTuple):
     """What :func:`sbl` returns."""
 
-    x: torch.Tensor          #: (*snapshots, N): posterior mean
+    x: torch.Tensor          #: (snapshots..., N): posterior mean
     gamma: torch.Tensor      #: (N,): prior variances (0 where pruned)
     noise_var: float         #: noise variance used (learned or given)
     n_iter: int              #: EM iterations run
@@ -186,7 +186,7 @@ def sbl(A: torch.Tensor, y: torch.Tensor, *, noise_var: float | None = None, max
     ----------
     A : Tensor, shape (M, N), real or complex
         Dictionary.
-    y : Tensor, shape (M,) or (*snapshots, M), real or complex
+    y : Tensor, shape (M,) or (snapshots..., M), real or complex
         Measurements; all snapshots share one support (M-SBL).
     noise_var : float, optional
         Noise variance σ² (per entry); learned by EM when omitted.
@@ -337,7 +337,7 @@ class KronSBLProblem:
     mats: tuple              #: dictionaries A_d (M_d, N_d), common dtype
     Y: torch.Tensor          #: (L, M_1, ..., M_D)
     noise_var: float | None
-    flat: bool               #: the caller's y was (*snapshots, ∏M)
+    flat: bool               #: the caller's y was (snapshots..., ∏M)
     snap_shape: tuple
 
     @classmethod
@@ -469,7 +469,7 @@ def kron_sbl(dictionaries: Sequence[torch.Tensor], y: torch.Tensor, *, mstep: st
     ----------
     dictionaries : sequence of Tensor, shapes (M_d, N_d), real or complex
         Factors of the dictionary ``A = A_1 ⊗ … ⊗ A_D`` (never formed).
-    y : Tensor, shape (*snapshots, M_1, ..., M_D) or (*snapshots, ∏M_d)
+    y : Tensor, shape (snapshots..., M_1, ..., M_D) or (snapshots..., ∏M_d)
         Measurements (row-major vectorisation of the tensor form); snapshots
         share the support.
     mstep : {"am", "svd"}

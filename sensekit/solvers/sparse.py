@@ -146,7 +146,7 @@ def omp(A: torch.Tensor, y: torch.Tensor, n_atoms: int | None = None, *, tol: fl
     ----------
     A : Tensor, shape (M, N), real or complex
         Dictionary (columns need not be normalised).
-    y : Tensor, shape (*batch, M), or (*batch, L, M) with ``joint=True``
+    y : Tensor, shape (batch..., M), or (batch..., L, M) with ``joint=True``
         Measurements.  Each batch item is an independent problem with its own
         support; with ``joint=True`` the L vectors of an item share one support
         (simultaneous OMP for multiple measurement vectors).
@@ -167,7 +167,7 @@ def omp(A: torch.Tensor, y: torch.Tensor, n_atoms: int | None = None, *, tol: fl
 
     Returns
     -------
-    x : Tensor, shape (*batch, N) or (*batch, L, N)
+    x : Tensor, shape (batch..., N) or (batch..., L, N)
         Sparse coefficients; dtype of ``y`` (complex if either input is).
 
     Notes
@@ -212,9 +212,9 @@ class TensorOMPResult(NamedTuple):
     """What :func:`tensor_omp` returns."""
 
     indices: torch.Tensor   #: (P, D) long: the selected atom of each mode, in selection order
-    coef: torch.Tensor      #: (*snapshots, P): core entries at the selected index tuples
-    core: torch.Tensor      #: (*snapshots, N_1, ..., N_D): zero outside the selected index grid
-    residual: torch.Tensor  #: (*snapshots, M_1, ..., M_D)
+    coef: torch.Tensor      #: (snapshots..., P): core entries at the selected index tuples
+    core: torch.Tensor      #: (snapshots..., N_1, ..., N_D): zero outside the selected index grid
+    residual: torch.Tensor  #: (snapshots..., M_1, ..., M_D)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,7 +250,7 @@ class TensorOMPProblem:
 
 @dataclasses.dataclass(frozen=True)
 class TensorOMPState:
-    x: torch.Tensor          #: core (*snapshots, N_1, ..., N_D), zero outside the selected grid
+    x: torch.Tensor          #: core (snapshots..., N_1, ..., N_D), zero outside the selected grid
     R: torch.Tensor          #: residual
     masks: tuple             #: per-mode selected columns
     taken: torch.Tensor      #: (∏N,) selected index tuples
@@ -314,7 +314,7 @@ def tensor_omp(Y: torch.Tensor, dictionaries: Sequence[torch.Tensor], n_atoms: i
 
     Parameters
     ----------
-    Y : Tensor, shape (*snapshots, M_1, ..., M_D), real or complex
+    Y : Tensor, shape (snapshots..., M_1, ..., M_D), real or complex
         Leading dimensions are snapshots that share the selected atoms (their
         correlations are summed in power).
     dictionaries : sequence of Tensor, shapes (M_d, N_d)
