@@ -797,7 +797,7 @@ def info_lines(cls, descriptions: dict | None = None) -> list[str]:
     info = mo.describe()
     lines = ["  " + format_field(flat[mo.name])]
     if info["shared"]:
-        lines.append("  shared by every method:")
+        lines.append("  shared options (one value whichever method runs):")
         lines += ["    " + format_field(d) for d in info["shared"]]
     for a, t in info["aliases"].items():
         t = t if isinstance(t, tuple) else (t,)

@@ -250,8 +250,8 @@ def test_info_groups_options_by_method():
     lines = info_lines(Flat)
     text = "\n".join(lines)
     assert lines[0].startswith("  method (str, default 'fast')")
-    i_shared, i_fast, i_exact = (text.index(s) for s in ("shared by every method:", "method fast (quick):",
-                                                          "method exact (slow):"))
+    i_shared, i_fast, i_exact = (text.index(s) for s in ("shared options (one value whichever method runs):",
+                                                          "method fast (quick):", "method exact (slow):"))
     assert i_shared < i_fast < i_exact
     fast = text[i_fast:i_exact]
     assert "max_iter (int, default 50): sweeps [min 1]" in fast and "size" not in fast
