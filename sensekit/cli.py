@@ -135,7 +135,7 @@ def apps_cmd():
 def info_cmd(app_name):
     """Show an app's methods, options, simulation options and datasets."""
     with _guard():
-        from .app.base import describe_fields
+        from .app.options import info_lines
         from .app.registry import get_app
         app = get_app(app_name)
         click.echo(f"{app.name}: {app.summary}\n")
@@ -147,16 +147,8 @@ def info_cmd(app_name):
 
         def show(cls, title):
             click.echo(title)
-            for f in describe_fields(cls):
-                extra = []
-                if f["choices"]:
-                    extra.append("one of " + ", ".join(map(str, f["choices"])))
-                if f["min"] is not None:
-                    extra.append(f"min {f['min']}")
-                if f["max"] is not None:
-                    extra.append(f"max {f['max']}")
-                ex = f" [{'; '.join(extra)}]" if extra else ""
-                click.echo(f"  {f['name']} ({f['type']}, default {f['default']!r}): {f['help']}{ex}")
+            for line in info_lines(cls, app.methods if cls is app.Config else None):
+                click.echo(line)
             click.echo("")
 
         show(app.Config, "options (run: --set KEY=VALUE):")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import torch
@@ -13,68 +12,18 @@ from sensekit.io.hdf5 import DatasetSpec
 from sensekit.metrics import image_series_scores
 from sensekit.sim.masks import PATTERNS
 
-from . import calib, methods, params
+from . import calib, methods
 from .convert import ConvertConfig
+from .options import OPTIONS
 from .training import TrainConfig
 from .model import forward_model, zero_unobserved
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("auto", "reconstruction method; auto = " + methods.AUTO["dynamic"] + " for a dynamic "
-                                 "series (T >= 2), " + methods.AUTO["static"] + " for a static image (T = 1)",
-                         choices=tuple(methods.METHODS))
-    max_iter: Optional[int] = option(None, "maximum number of iterations; " + params.defaults_help("max_iter"),
-                                     min=1)
-    tol: float = option(1e-4, "stop when the relative change of the iterate (or the CG residual for "
-                              "cg-sense) falls below this (0 = run max_iter iterations)", min=0.0)
-    lam_tv: Optional[float] = option(None, "rdledm/tv/kt-slr: isotropic spatial TV weight, a fraction of the "
-                                           "zero-filled peak; " + params.defaults_help("lam_tv"), min=0.0)
-    lam_tt: Optional[float] = option(None, "rdledm/tv/kt-slr: temporal TV weight, a fraction of the zero-filled "
-                                           "peak; " + params.defaults_help("lam_tt"), min=0.0)
-    lam_nuc: Optional[float] = option(None, "rdledm/kt-slr: Casorati (T x YX) nuclear-norm weight, a fraction "
-                                            "of its largest singular value at the zero-filled series; "
-                                            + params.defaults_help("lam_nuc"), min=0.0)
-    lam_nuc2: Optional[float] = option(None, "rdledm: X x (T*Y) unfolding nuclear-norm weight, a fraction of "
-                                             "its largest singular value; " + params.defaults_help("lam_nuc2"),
-                                       min=0.0)
-    beta: Optional[float] = option(None, "rdledm: weight of the image-domain error term (beta/2)||E||^2 "
-                                         "(large = no error component); " + params.defaults_help("beta"),
-                                   min=0.0)
-    p: float = option(1.0, "kt-slr: Schatten-p exponent of the Casorati penalty (1 = nuclear norm, convex; "
-                           "< 1 non-convex as in the paper)", min=0.05, max=1.0)
-    lam_w: Optional[float] = option(None, "wavelet: l1 weight of the wavelet detail coefficients, a fraction "
-                                          "of the zero-filled peak; " + params.defaults_help("lam_w"), min=0.0)
-    wavelet: str = option("db4", "wavelet: PyWavelets orthogonal family of the 2-D DWT",
-                          choices=("haar", "db2", "db4", "db6", "db8", "sym4", "sym8", "coif2"))
-    spin: int = option(2, "wavelet: cycle spinning, circular shifts 0..spin-1 along each image axis averaged "
-                          "(spin² transforms; 1 = the plain decimated DWT)", min=1, max=8)
-    lam_l: float = option(0.03, "ls: nuclear-norm weight, as a fraction of the zero-filled Casorati "
-                                "matrix's largest singular value", min=0.0)
-    lam_s: float = option(0.003, "ls: temporal-Fourier l1 weight, as a fraction of the zero-filled series' "
-                                "largest temporal-Fourier coefficient", min=0.0)
-    momentum: bool = option(False, "ls: FISTA momentum (False = the paper's proximal-gradient iteration)")
-    lam: float = option(0.01, "cg-sense: Tikhonov weight relative to the operator norm (0 = none; then the "
-                             "iteration count regularises)", min=0.0)
-    lam_llr: Optional[float] = option(None, "llr: weight of the block Casorati nuclear norms, a fraction of the "
-                                            "largest singular value over the zero-filled series' blocks; "
-                                            + params.defaults_help("lam_llr"), min=0.0)
-    block: int = option(8, "llr: side B of the B x B spatial blocks (tiles larger than the image are clipped "
-                           "to it)", min=1)
-    coil_method: str = option("espirit", "coil maps when sens_maps is absent: espirit (eigenvector maps from the "
-                                         "autocalibration region) or lowres (smoothed low-resolution coil images)",
-                              choices=tuple(calib.COIL_METHODS))
-    calib: int = option(24, "side of the k-space centre used to estimate coil maps when sens_maps is absent "
-                            "(espirit grows it along fully sampled directions when it holds too few patches)", min=4)
-    espirit_kernel: int = option(6, "espirit: k-space kernel side", min=2)
-    espirit_thresh: float = option(0.02, "espirit: keep calibration singular vectors above this fraction of the "
-                                         "largest singular value", min=0.0, max=1.0)
-    espirit_crop: float = option(0.9, "espirit: zero the maps where the largest eigenvalue is below this",
-                                 min=0.0, max=1.0)
-    check_every: int = option(5, "evaluate stop criteria and progress every k iterations (fewer GPU syncs)",
-                              min=1)
-    rim_model: str = option("", "rim: trained model (.pt with its .json, or a folder from `sensekit train "
-                                "mri-recon`); empty = the model shipped with sensekit")
+#: The flat options of ``--set`` / ``--config``: the method, the shared coil-map options and every method's options
+#: (built from the per-method classes in options.py; an option of several methods defaults to None = the chosen
+#: method's default when their defaults differ).  ``OPTIONS.of(cfg)`` is the chosen method's own options object.
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of mri-recon (flat: what --set fills; see options.py "
+                                                     "for the per-method classes)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,10 +165,11 @@ class MRIRecon(App):
     def expected_iterations(self, cfg) -> int:
         """The iteration bound of the configured method (for progress bars; rim: its model's steps)."""
         method = methods.resolve(cfg.method, 2)   # auto: the dynamic default's (the static one resizes the bar)
+        o = OPTIONS.of(cfg, method)
         if method == "rim":
             from .rim import load_rim
-            return int(load_rim(cfg.rim_model, torch.device("cpu")).steps)
-        return int(params.value(cfg, method, "max_iter"))
+            return int(load_rim(o.rim_model, torch.device("cpu")).steps)
+        return int(getattr(o, "max_iter", 1))     # zero-filled: one step
 
     def maps_for(self, inputs, cfg, outputs=None):
         """The coil maps of a run: the input's, else those the run saved in ``outputs``, else estimated now."""

@@ -23,11 +23,12 @@ from sensekit.solvers import (CG, FISTA, HQS, PDHG, Composite, LeastSquares, Lin
 
 from . import params
 from .model import normal_bound
+from .options import AUTO, OPTIONS
 
 
-def _stop(cfg, method):
-    it = params.value(cfg, method, "max_iter")
-    return MaxIter(it) if not cfg.tol else MaxIter(it) | RelChange(cfg.tol)
+def _stop(o):
+    """max_iter, and the relative change below tol (when tol > 0), of a method's options ``o``."""
+    return MaxIter(o.max_iter) if not o.tol else MaxIter(o.max_iter) | RelChange(o.tol)
 
 
 def _info(res, problem=None, x_init=None, **extra):
@@ -56,12 +57,13 @@ def cg_sense(E, y, cfg, *, callbacks=()):
     ``lam`` is relative to ‖E‖²; with ``lam = 0`` the iteration count
     (``max_iter``, residual ``tol``) is the only regulariser, as in the paper.
     """
-    lam = cfg.lam * normal_bound(E.ops[-1].maps)
+    o = OPTIONS.of(cfg, "cg-sense")
+    lam = o.lam * normal_bound(E.ops[-1].maps)
     N = E.N
     A = N if lam == 0 else N + lam * Identity(E.in_shape)
     b = E.H(y)
-    res = solve(CG(), LinearSystem(A, b), stop=MaxIter(params.value(cfg, "cg-sense", "max_iter")) | Residual(cfg.tol),
-                callbacks=callbacks, check_every=cfg.check_every)
+    res = solve(CG(), LinearSystem(A, b), stop=MaxIter(o.max_iter) | Residual(o.tol),
+                callbacks=callbacks, check_every=o.check_every)
     return res.x, res.iterations, _info(res)
 
 
@@ -83,6 +85,7 @@ def ls(E, y, cfg, *, callbacks=()):
     for results that do not depend on ``max_iter``.
     """
     _need_frames(E, "ls", "rdledm, tv, wavelet or cg-sense")
+    o = OPTIONS.of(cfg, "ls")
     x0 = E.H(y)
     C = Unfold(E.in_shape, mode=0)       # Casorati matrix (T × YX)
     Ft = FFT(E.in_shape, axes=(0,))      # temporal Fourier transform
@@ -91,19 +94,19 @@ def ls(E, y, cfg, *, callbacks=()):
     # Otazo's iteration is proximal gradient with a unit step per block (1/‖E‖²); FISTA needs the
     # joint Lipschitz constant 2‖E‖².
     bound = normal_bound(E.ops[-1].maps)
-    step = 1.0 / (2.0 * bound) if cfg.momentum else 1.0 / bound
+    step = 1.0 / (2.0 * bound) if o.momentum else 1.0 / bound
     L, S, res = lowrank_plus_sparse(
-        E, y, unfold=C, lam_l=cfg.lam_l * smax, lam_s=cfg.lam_s * fmax, sparse_transform=Ft, x0=x0,
-        step=step, momentum=cfg.momentum, stop=_stop(cfg, "ls"), callbacks=callbacks,
-        check_every=cfg.check_every)
+        E, y, unfold=C, lam_l=o.lam_l * smax, lam_s=o.lam_s * fmax, sparse_transform=Ft, x0=x0,
+        step=step, momentum=o.momentum, stop=_stop(o), callbacks=callbacks,
+        check_every=o.check_every)
     return L + S, res.iterations, _info(res, L=L, S=S)
 
 
-def _tv_pair(shape, cfg, method):
-    """Spatial (isotropic) and temporal TV terms with the method's relative weights."""
-    terms = [tv_term(shape, params.value(cfg, method, "lam_tv"), axes=(-2, -1))]
-    if shape[0] > 1 and params.value(cfg, method, "lam_tt") > 0:
-        terms.append(tv_term(shape, params.value(cfg, method, "lam_tt"), axes=(-3,)))
+def _tv_pair(shape, o):
+    """Spatial (isotropic) and temporal TV terms with the relative weights of a method's options ``o``."""
+    terms = [tv_term(shape, o.lam_tv, axes=(-2, -1))]
+    if shape[0] > 1 and o.lam_tt > 0:
+        terms.append(tv_term(shape, o.lam_tt, axes=(-3,)))
     return terms
 
 
@@ -122,10 +125,11 @@ def tv(E, y, cfg, *, callbacks=()):
     ----------
     A. Chambolle, T. Pock, J. Math. Imaging Vis. 40:120–145, 2011.
     """
+    o = OPTIONS.of(cfg, "tv")
     x0 = E.H(y)
-    problem = PrimalDual(Zero(), [(SquaredL2(1.0, y), E)] + _tv_pair(E.in_shape, cfg, "tv"))
-    res = solve(PDHG(precondition=True, ratio=params.PDHG_RATIO), problem, x0=x0, stop=_stop(cfg, "tv"),
-                callbacks=callbacks, check_every=cfg.check_every)
+    problem = PrimalDual(Zero(), [(SquaredL2(1.0, y), E)] + _tv_pair(E.in_shape, o))
+    res = solve(PDHG(precondition=True, ratio=params.PDHG_RATIO), problem, x0=x0, stop=_stop(o),
+                callbacks=callbacks, check_every=o.check_every)
     return res.x, res.iterations, _info(res, problem, x0)
 
 
@@ -153,15 +157,16 @@ def wavelet(E, y, cfg, *, callbacks=()):
     Statistics, Springer 1995.
     A. Beck, M. Teboulle, SIAM J. Imaging Sci. 2(1):183–202, 2009.
     """
+    o = OPTIONS.of(cfg, "wavelet")
     x0 = E.H(y)
     axes = (-3, -2, -1) if E.in_shape[0] > 1 else (-2, -1)
-    W = Wavelet(E.in_shape, wavelet=cfg.wavelet, axes=axes).to(x0.device)
-    lam = params.value(cfg, "wavelet", "lam_w") * (~W.approx_mask()).to(device=x0.device, dtype=x0.real.dtype)
-    shifts = [(a, b) for a in range(cfg.spin) for b in range(cfg.spin)]
+    W = Wavelet(E.in_shape, wavelet=o.wavelet, axes=axes).to(x0.device)
+    lam = o.lam_w * (~W.approx_mask()).to(device=x0.device, dtype=x0.real.dtype)
+    shifts = [(a, b) for a in range(o.spin) for b in range(o.spin)]
     reg = Average([Transformed(L1(lam), W @ Roll(E.in_shape, s, (-2, -1)) if any(s) else W) for s in shifts])
     problem = Composite(LeastSquares(E, y), reg if len(shifts) > 1 else reg.proxes[0])
     res = solve(FISTA(step=1.0 / normal_bound(E.ops[-1].maps), restart=True), problem,
-                x0=x0, stop=_stop(cfg, "wavelet"), callbacks=callbacks, check_every=cfg.check_every)
+                x0=x0, stop=_stop(o), callbacks=callbacks, check_every=o.check_every)
     return res.x, res.iterations, _info(res, problem, x0)
 
 
@@ -204,14 +209,15 @@ def llr(E, y, cfg, *, callbacks=()):
     A. Beck, M. Teboulle, SIAM J. Imaging Sci. 2(1):183–202, 2009.
     """
     _need_frames(E, "llr", "rdledm, tv, wavelet or cg-sense")
+    o = OPTIONS.of(cfg, "llr")
     x0 = E.H(y)
-    B = min(cfg.block, E.in_shape[-2], E.in_shape[-1])
+    B = min(o.block, E.in_shape[-2], E.in_shape[-1])
     ref = LocallyLowRank(1.0, block=B, shift=(0, 0)).block_smax(x0)
-    lam = params.value(cfg, "llr", "lam_llr") * ref
+    lam = o.lam_llr * ref
     g = LocallyLowRank(lam, block=B, shift="random", generator=torch.Generator().manual_seed(0))
     problem = Composite(LeastSquares(E, y), g)
     res = solve(FISTA(step=1.0 / normal_bound(E.ops[-1].maps), restart=True), problem,
-                x0=x0, stop=_stop(cfg, "llr"), callbacks=callbacks, check_every=cfg.check_every)
+                x0=x0, stop=_stop(o), callbacks=callbacks, check_every=o.check_every)
     return res.x, res.iterations, _info(res, problem, x0, lam_abs=lam, block=B)
 
 
@@ -238,16 +244,17 @@ def kt_slr(E, y, cfg, *, callbacks=()):
     exploiting sparsity and low-rank structure: k-t SLR", IEEE TMI 30(5):1042–1054, 2011.
     """
     _need_frames(E, "kt-slr", "rdledm, tv, wavelet or cg-sense")
+    o = OPTIONS.of(cfg, "kt-slr")
     x0 = E.H(y)
     shape = E.in_shape
-    mu = params.value(cfg, "kt-slr", "lam_nuc") * params.casorati_smax(x0, 0)
-    terms = [nuclear_term(shape, mu, axis=0, p=cfg.p)] + _tv_pair(shape, cfg, "kt-slr")
+    mu = o.lam_nuc * params.casorati_smax(x0, 0)
+    terms = [nuclear_term(shape, mu, axis=0, p=o.p)] + _tv_pair(shape, o)
     # continuation from a small penalty (strong thresholds λ/β) up to 100·β₀: a larger β_max stalls the
     # alternation (each step moves the unsampled k-space only by ~λ/β); measured on planted data
-    beta0 = 0.1 * max(mu, params.value(cfg, "kt-slr", "lam_tv"), params.value(cfg, "kt-slr", "lam_tt"))
+    beta0 = 0.1 * max(mu, o.lam_tv, o.lam_tt)
     solver = HQS(beta=beta0, growth=2.0, beta_max=100.0 * beta0, inner_iter=5, cg_iter=5)
     problem = PrimalDual(LeastSquares(E, y), terms)
-    res = solve(solver, problem, x0=x0, stop=_stop(cfg, "kt-slr"), callbacks=callbacks, check_every=cfg.check_every)
+    res = solve(solver, problem, x0=x0, stop=_stop(o), callbacks=callbacks, check_every=o.check_every)
     return res.x, res.iterations, _info(res, problem, x0)
 
 
@@ -294,21 +301,21 @@ def rdledm(E, y, cfg, *, callbacks=()):
     Double Total Variation and Nuclear Norm for Dynamic MRI Reconstruction",
     arXiv:2310.14934, 2023.
     """
+    o = OPTIONS.of(cfg, "rdledm")
     x0 = E.H(y)
     shape = E.in_shape
     stacked = (2,) + shape
-    v = lambda key: params.value(cfg, "rdledm", key)  # noqa: E731
     terms = [(SquaredL2(1.0, y), Compose(E, AxisSum(stacked, axis=0)))]
-    terms += [on_block(t, stacked, 0) for t in _tv_pair(shape, cfg, "rdledm")]
-    if shape[0] > 1 and v("lam_nuc") > 0:
-        terms.append(on_block(nuclear_term(shape, v("lam_nuc") * params.casorati_smax(x0, 0), axis=0), stacked, 0))
-    if v("lam_nuc2") > 0:
-        terms.append(on_block(nuclear_term(shape, v("lam_nuc2") * params.casorati_smax(x0, 2), axis=2), stacked, 0))
-    f = BlockSeparable([Zero(), SquaredL2(v("beta"))], axis=-4)
+    terms += [on_block(t, stacked, 0) for t in _tv_pair(shape, o)]
+    if shape[0] > 1 and o.lam_nuc > 0:
+        terms.append(on_block(nuclear_term(shape, o.lam_nuc * params.casorati_smax(x0, 0), axis=0), stacked, 0))
+    if o.lam_nuc2 > 0:
+        terms.append(on_block(nuclear_term(shape, o.lam_nuc2 * params.casorati_smax(x0, 2), axis=2), stacked, 0))
+    f = BlockSeparable([Zero(), SquaredL2(o.beta)], axis=-4)
     z0 = torch.stack([x0, torch.zeros_like(x0)], dim=-4)
     problem = PrimalDual(f, terms)
-    res = solve(PDHG(precondition=True, ratio=params.PDHG_RATIO), problem, x0=z0, stop=_stop(cfg, "rdledm"),
-                callbacks=callbacks, check_every=cfg.check_every)
+    res = solve(PDHG(precondition=True, ratio=params.PDHG_RATIO), problem, x0=z0, stop=_stop(o),
+                callbacks=callbacks, check_every=o.check_every)
     L, Err = res.x.select(-4, 0), res.x.select(-4, 1)
     return L, res.iterations, _info(res, problem, z0, error=Err)
 
@@ -337,7 +344,7 @@ METHODS = {
 #: 8 (tv 37.9 / 34.0 dB vs ls 36.4 / 30.7), rat cine pseudo-radial R 7.55 and vd-lines R 6 with known maps
 #: (tv 38.25 / 37.03 vs llr 36.83 / 36.13 vs ls 35.47 / 34.68, each tuned) and the built-in default
 #: simulation (tv 44.9 vs ls 39.6 dB).
-AUTO = {"dynamic": "tv", "static": "tv"}
+#: (AUTO itself is declared in options.py, with the option that selects it.)
 
 
 def resolve(method: str, frames: int) -> str:
@@ -356,7 +363,7 @@ def auto(E, y, cfg, *, callbacks=()):
     sub = dataclasses.replace(cfg, method=chosen)
     for cb in callbacks:   # a progress bar sized for the dynamic default learns the chosen method's bound
         if hasattr(cb, "set_total"):
-            cb.set_total(params.value(sub, chosen, "max_iter"))
+            cb.set_total(OPTIONS.of(sub, chosen).max_iter)
     x, iters, info = METHODS[chosen][0](E, y, sub, callbacks=callbacks)
     return x, iters, {**info, "method": chosen}
 
@@ -369,3 +376,5 @@ from .rim import rim  # noqa: E402
 
 METHODS["rim"] = (rim, "recurrent inference machine (Lønning et al. 2019), learned; shipped model or rim_model")
 # --- end rim ---
+
+assert set(METHODS) == set(OPTIONS.selector.metadata["choices"]), "every method declares its options (options.py)"

@@ -24,26 +24,21 @@ option          penalised quantity                             reference (absolu
 ==============  =============================================  ==================================
 
 So the same defaults serve any k-space scaling, matrix size, number of frames
-and coils.  Options left at ``None`` take the method's default from
-:data:`DEFAULTS`; ``sensekit info mri-recon`` prints this table through the
-options' help texts.
+and coils.  Each method declares its own defaults in :mod:`.options` (one frozen
+options class per method); ``sensekit info mri-recon`` lists them method by
+method.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
-#: Per-method defaults of the options that are ``None`` in Config (relative weights, see the module doc).
-DEFAULTS = {
-    "rdledm": {"max_iter": 150, "lam_tv": 0.003, "lam_tt": 0.0025, "lam_nuc": 0.0005, "lam_nuc2": 0.0001,
-               "beta": 20.0},
-    "tv": {"max_iter": 150, "lam_tv": 0.003, "lam_tt": 0.0025},
-    "kt-slr": {"max_iter": 80, "lam_tv": 0.003, "lam_tt": 0.0025, "lam_nuc": 0.002},
-    "wavelet": {"max_iter": 100, "lam_w": 0.003},
-    "llr": {"max_iter": 100, "lam_llr": 0.001},
-    "ls": {"max_iter": 100},
-    "cg-sense": {"max_iter": 100},
-    "zero-filled": {"max_iter": 1},
-}
+from .options import OPTIONS
+
+#: ``{method: {option: default}}`` of every method (read from the option classes in options.py; kept for scripts
+#: that read the defaults here).
+DEFAULTS = {m: {f.name: f.default for f in dataclasses.fields(cls)} for m, (cls, _) in OPTIONS.methods.items()}
 # How lam_tv / lam_tt were chosen (tv, PSNR dB on the rat cine / PINCAT 20 frames, acceleration 8, 1 % noise,
 # ESPIRiT maps): (0.003, 0.004) 37.92 / 33.27; (0.003, 0.003) 37.94 / 33.74; (0.003, 0.0025) 37.91 / 34.00;
 # (0.003, 0.002) 37.84 / 34.26; (0.0025, 0.003) 38.02 / 33.63; (0.0035, 0.0025) 37.81 / 34.05.  0.0025 for
@@ -57,19 +52,16 @@ PDHG_RATIO = 10.0
 
 
 def value(cfg, method: str, key: str):
-    """The option ``key`` of ``cfg``, or the method's default when the option is None."""
-    v = getattr(cfg, key)
-    if v is None:
-        v = DEFAULTS.get(method, {}).get(key)
-    if v is None:
-        raise KeyError(f"method {method!r} has no default for option {key!r}")
-    return v
+    """The option ``key`` of ``method``: its value in ``cfg``, or the method's default when it is None there."""
+    o = OPTIONS.of(cfg, method)
+    if not hasattr(o, key):
+        raise KeyError(f"method {method!r} has no option {key!r}")
+    return getattr(o, key)
 
 
 def defaults_help(key: str) -> str:
     """'default per method: rdledm 0.0025, tv 0.0025, …' for an option's help text."""
-    parts = [f"{m} {d[key]:g}" for m, d in DEFAULTS.items() if key in d]
-    return "default per method: " + ", ".join(parts)
+    return OPTIONS.defaults_help(key)
 
 
 def casorati_smax(x: torch.Tensor, axis: int) -> float:

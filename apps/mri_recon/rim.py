@@ -56,7 +56,8 @@ def rim(E, y, cfg, *, callbacks=()):
     Frames are reconstructed as a batch, each seeing its neighbouring frames
     (the model's ``context``); the number of steps is the model's.
     """
-    model = load_rim(cfg.rim_model, y.device)
+    from .options import OPTIONS
+    model = load_rim(OPTIONS.of(cfg, "rim").rim_model, y.device)
     with torch.no_grad():
         xs = model(E, y, lipschitz=normal_bound(E.ops[-1].maps))
     return xs[-1], len(xs), {}

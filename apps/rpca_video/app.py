@@ -19,12 +19,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Optional
 
 import numpy as np
 import torch
 
-from sensekit.app.base import App, RunOutput, make_config, option
+from sensekit.app.base import App, RunOutput, option
+from sensekit.app.options import MethodOptions
 from sensekit.io.errors import ConfigError, InputError
 from sensekit.io.hdf5 import DatasetSpec
 from sensekit.metrics import f_measure, pr_counts
@@ -55,57 +55,24 @@ METHOD_OPTIONS = {**BATCH, **STREAMED}
 CDNET = (0, 50, 85, 170, 255)
 
 
-def _defaults_help(name: str) -> str:
-    """'default per method: rsvddpd 100, pcp 200, godec 50' from the method option classes."""
-    parts = []
-    for m, (cls, _) in METHOD_OPTIONS.items():
-        for f in dataclasses.fields(cls):
-            if f.name == name:
-                parts.append(f"{m} {f.default:g}" if isinstance(f.default, float) else f"{m} {f.default}")
-    return "default per method: " + ", ".join(parts)
-
-
-def _used_by(name: str) -> str:
-    return ", ".join(m for m, (cls, _) in METHOD_OPTIONS.items() if name in {f.name for f in dataclasses.fields(cls)})
-
-
 @dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("median", "background model (see `methods`); the *-stream methods read and write "
-                                   "a video block by block with bounded memory", choices=tuple(METHOD_OPTIONS))
-    threshold: float = option(3.0, O._THR, min=0.0)
-    morph: str = option("open", O._MORPH, choices=("none", "open", "open-close"))
-    min_sigma: float = option(2 / 255, O._MINSIG, min=0.0)
-    rank: int = option(1, "rsvddpd/svd/godec: rank of the background (rsvddpd: 0 = DICMR rule up to max_rank)",
-                       min=0)
-    max_rank: int = option(5, "rsvddpd: largest rank the DICMR rule considers (rank = 0)", min=1)
-    alpha: float = option(0.5, "rsvddpd, rsvddpd-stream: DPD robustness parameter (0 = plain SVD; rsvddpd: "
-                               "negative = chosen by the authors' bias-variance rule)", min=-1.0, max=1.0)
-    sigma: str = option("estimate", "rsvddpd, rsvddpd-stream: DPD scale, estimate (σ² from the residuals "
-                                    "every sweep, as the paper's objective) or fixed (σ = 1 in IQR units, "
-                                    "as the authors' code)",
-                        choices=("fixed", "estimate"))
-    sigma2_min: float = option(0.01, "rsvddpd, rsvddpd-stream: floor of the estimated σ² in IQR units", min=1e-8)
-    init: str = option("median", "rsvddpd: start vectors (median image and unit gains, or random)",
-                       choices=("median", "random"))
-    max_iter: Optional[int] = option(None, "rsvddpd: sweeps per component; pcp/godec: iterations; "
-                                           + _defaults_help("max_iter"), min=1)
-    inner_iter: int = option(3, "rsvddpd, rsvddpd-stream: fixed-point iterations per half-sweep", min=1)
-    tol: Optional[float] = option(None, "rsvddpd: |Δλ|, ‖Δa‖, ‖Δb‖ tolerance; pcp: ‖M−L−S‖/‖M‖; godec: relative "
-                                        "change; " + _defaults_help("tol"), min=0.0)
-    lam: float = option(0.0, "pcp: ℓ1 weight relative to 1/sqrt(max(pixels, frames)) (0: the default 1)", min=0.0)
-    card: float = option(0.1, "godec: fraction of entries in the sparse part", min=0.0, max=1.0)
-    power_iters: int = option(1, "godec: power iterations of the bilateral random projection", min=0)
-    window: Optional[int] = option(None, "median: frames of a centred sliding median (0 = whole clip); "
-                                         "median-stream: frames of the causal sliding median; "
-                                         + _defaults_help("window"), min=0)
-    block: int = option(50, "*-stream: frames per block (memory and latency grow with it, not with the video "
-                            "length)", min=2)
-    memory: float = option(300.0, "rsvddpd-stream: effective memory in frames (forgetting 1 − 1/memory)", min=1.0)
-    sweeps: int = option(2, "rsvddpd-stream: alternations per block", min=1)
-    rpcanet_model: str = option("", RPCANetOptions.__dataclass_fields__["rpcanet_model"].metadata["help"])
+class Shared(O.MaskOptions):
+    """Options every method reads: the mask options (rpcanet's masks are its own) and the memory guard."""
+
     memory_limit_gb: float = option(4.0, "whole-clip methods refuse a clip whose working set (about 6 float32 "
                                          "copies) exceeds this many GiB; use a *-stream method", min=0.0)
+
+
+#: The options of every method (one frozen class each, in options.py); ``OPTIONS.of(cfg)`` is the chosen one's.
+OPTIONS = MethodOptions(
+    option("median", "background model (see `methods`); the *-stream methods read and write a video block by "
+                     "block with bounded memory"),
+    Shared, METHOD_OPTIONS, unused="ignore")
+
+#: The flat options of ``--set`` / ``--config`` (built from the per-method classes: an option of several methods
+#: defaults to None = the chosen method's default where their defaults differ).
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of rpca-video (flat: what --set fills; see options.py "
+                                                     "for the per-method classes)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,13 +109,7 @@ class ConvertConfig:
 
 def method_options(cfg: Config):
     """The options object of ``cfg.method`` (its own defaults where ``cfg`` leaves an option None)."""
-    cls, _ = METHOD_OPTIONS[cfg.method]
-    values = {}
-    for f in dataclasses.fields(cls):
-        v = getattr(cfg, f.name)
-        if v is not None:
-            values[f.name] = v
-    return make_config(cls, values, source=f"for method {cfg.method}")
+    return OPTIONS.of(cfg)
 
 
 def _threshold_rows(info_thr, n: int, channels: int) -> torch.Tensor:

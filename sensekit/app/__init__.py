@@ -8,7 +8,7 @@ import importlib
 _ATTRS = {
     "App": "base", "RunOutput": "base", "option": "base", "make_config": "base", "config_dict": "base",
     "describe_fields": "base", "APPS": "registry", "get_app": "registry", "app_names": "registry",
-    "app_summaries": "registry", "register": "registry", "StreamInfo": "base",
+    "app_summaries": "registry", "register": "registry", "StreamInfo": "base", "MethodOptions": "options",
 }
 
 __all__ = sorted(_ATTRS)

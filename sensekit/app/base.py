@@ -1,154 +1,26 @@
-"""The App base class and the option machinery behind ``--set``, ``info`` and provenance.
+"""The App base class; the option machinery behind ``--set``, ``info`` and provenance is in :mod:`.options`.
 
 An app declares a frozen ``Config`` dataclass whose fields are made with
-:func:`option` (default, help text, choices, bounds): that one declaration
-feeds the CLI's ``--set``, ``sensekit info``, the HDF5 provenance and the
-gallery defaults.
+:func:`option` (default, help text, choices, bounds), or, with several methods,
+one frozen options class per method composed by
+:class:`~sensekit.app.options.MethodOptions`: that one declaration feeds the
+CLI's ``--set``, ``sensekit info``, the HDF5 provenance and the gallery defaults.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import re
-import typing
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from ..io.errors import ConfigError, InputError
+from ..io.errors import InputError
 from ..io.hdf5 import DatasetSpec
-
-
-def option(default, help: str, *, choices: Sequence | None = None, min: float | None = None,
-           max: float | None = None):
-    """A Config field with its help text and constraints (stored in field metadata)."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices) if choices else None,
-                                                        "min": min, "max": max})
-
-
-def _field_type(cls, f):
-    hints = typing.get_type_hints(cls)
-    return hints.get(f.name, type(f.default))
-
-
-def _strict_int(value) -> int:
-    """An integer from an int, an integral float or a string (``12``, ``-3``, ``1e3``); ValueError otherwise.
-
-    ``1.5e0`` or ``2.5`` are not integers (no silent truncation); ``1e400`` is an integer out of range.
-    """
-    import decimal
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError
-        return int(value)
-    if isinstance(value, str):
-        s = value.strip().replace("_", "")
-        if re.fullmatch(r"[+-]?\d+", s):
-            return int(s)
-        try:
-            d = decimal.Decimal(s)
-        except decimal.InvalidOperation:
-            raise ValueError from None
-        if not d.is_finite() or d != d.to_integral_value():
-            raise ValueError
-        if abs(d) >= 2 ** 64:
-            return 2 ** 64 if d > 0 else -2 ** 64   # out of range, reported by the caller
-        return int(d)
-    raise ValueError
-
-
-def _convert(cls, f, value, source: str):
-    typ = _field_type(cls, f)
-    origin = typing.get_origin(typ)
-    args = typing.get_args(typ)
-    if origin is typing.Union and type(None) in args:  # Optional[X]
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        typ = next(a for a in args if a is not type(None))
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            s = str(value).strip().lower()
-            if s in ("1", "true", "yes", "on"):
-                return True
-            if s in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            v = _strict_int(value)
-            if not -2 ** 63 <= v < 2 ** 63:
-                raise ConfigError(f"option '{f.name}' {source}: {value!r} is out of range (an integer of at "
-                                  f"most 64 bits)")
-            return v
-        if typ is float:
-            if isinstance(value, bool):
-                raise ValueError
-            v = float(value)
-            if not math.isfinite(v):
-                raise ValueError
-            return v
-        if typ is str:
-            return str(value)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"option '{f.name}' {source}: cannot read {value!r} as {typ.__name__}") from None
-    return value
-
-
-def config_fields(cls) -> list:
-    return [f for f in dataclasses.fields(cls) if not f.name.startswith("_")]
-
-
-def describe_fields(cls) -> list[dict]:
-    """[{name, type, default, help, choices, min, max}] for ``info``."""
-    out = []
-    for f in config_fields(cls):
-        typ = _field_type(cls, f)
-        tname = getattr(typ, "__name__", str(typ)).replace("typing.", "")
-        out.append({"name": f.name, "type": tname, "default": f.default, "help": f.metadata.get("help", ""),
-                    "choices": f.metadata.get("choices"), "min": f.metadata.get("min"),
-                    "max": f.metadata.get("max")})
-    return out
-
-
-def make_config(cls, values: dict, source: str = "in --set"):
-    """Build a Config from ``{key: value}``, converting types and checking constraints.
-
-    Raises :class:`ConfigError` for an unknown key (listing the valid ones), a
-    value of the wrong type, a choice not offered, or a number out of range.
-    """
-    fields = {f.name: f for f in config_fields(cls)}
-    kwargs = {}
-    for k, v in values.items():
-        key = k.replace("-", "_")
-        if key not in fields:
-            raise ConfigError(f"unknown option '{k}' {source}; expected one of: {', '.join(fields)}")
-        f = fields[key]
-        v = _convert(cls, f, v, source)
-        ch = f.metadata.get("choices")
-        if ch and v not in ch:
-            raise ConfigError(f"option '{key}' {source}: {v!r} is not one of {', '.join(map(str, ch))}")
-        lo, hi = f.metadata.get("min"), f.metadata.get("max")
-        if v is not None and lo is not None and v < lo:
-            raise ConfigError(f"option '{key}' {source}: {v} is below the minimum {lo}")
-        if v is not None and hi is not None and v > hi:
-            raise ConfigError(f"option '{key}' {source}: {v} is above the maximum {hi}")
-        kwargs[key] = v
-    return cls(**kwargs)
-
-
-def config_dict(cfg) -> dict:
-    """``{option: value}`` of an options dataclass instance (what provenance and ``info`` show)."""
-    return {f.name: getattr(cfg, f.name) for f in config_fields(type(cfg))}
+# the option machinery, re-exported here where apps and tests have always imported it from
+from .options import (MethodOptions, _convert, _field_type, _strict_int, config_dict, config_fields,  # noqa: F401
+                      describe_fields, make_config, option)
 
 
 @dataclasses.dataclass
