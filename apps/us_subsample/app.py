@@ -4,6 +4,13 @@
 missing channel data — by the shipped (or given) DPS model for ``dps``, by FISTA with a Fourier or
 wavelet prior for the fixed masks — and beamforms full and recovered data to B-mode (IQ demodulation,
 plane-wave DAS with F-number apodisation, log compression).
+
+With ``--set axis=frames`` the input is a slow-time ensemble (F = T plane-wave frames): ``run`` keeps a fraction
+``rate`` of the frames (dps: the shipped slow-time model ``us_dps_frames_r025`` or ``--set model=DIR`` from
+``sensekit train us-subsample --set axis=frames``), forms the power Doppler from them (:mod:`.doppler`:
+polynomial clutter filter fitted to the kept frames; ``recovery=cs`` completes the clutter residual over slow
+time by FISTA with a slow-time Fourier prior first) and writes ``power_doppler`` / ``power_doppler_full`` with
+the metrics ``psnr_doppler`` / ``ssim_doppler``.
 """
 from __future__ import annotations
 
@@ -23,7 +30,8 @@ from .doppler import TrainConfig
 
 METHODS = {
     "dps": "DPS-learned element mask + B-mode refinement CNN trained on the task (shipped model or --set model=DIR); "
-           "recovered_rf is the zero-filled data of the kept elements",
+           "recovered_rf is the zero-filled data of the kept elements; axis frames: the DPS slow-time mask + "
+           "masked clutter filter (power Doppler)",
     "uniform": "every 1/rate-th element (or sample), recovered by FISTA (prior: fourier or wavelet)",
     "random": "a random subset (seeded), recovered by FISTA",
     "lowpass": "the central contiguous block (small aperture / low fast-time band), recovered by FISTA",
