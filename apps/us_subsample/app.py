@@ -264,6 +264,10 @@ class USSubsample(App):
         if tuple(ref.shape) != tuple(img.shape):
             raise InputError(f"dataset 'image_ref' has shape {tuple(ref.shape)}, the image grid is {tuple(img.shape)}")
         dr = float(-min(float(ref.min()), -1.0))
+        if "power_doppler" in outputs:          # axis frames: the B-mode scores of the frames not kept
+            missing = torch.as_tensor(~np.asarray(outputs["mask"]).astype(bool))
+            if bool(missing.any()):
+                img, ref = img[missing], ref[missing]
         s = M.bmode_scores(img.cpu(), ref.cpu(), dr)
         rec, rf = outputs["recovered_rf"], inputs["rf"]
         rec = rec if torch.is_tensor(rec) else torch.as_tensor(np.asarray(rec))
