@@ -219,6 +219,9 @@ class USSubsample(App):
         iters, info = 0, {}
         if config.method == "dps":
             model, card = M.load_dps(config.model, device=rf.device)
+            if not hasattr(model, "refine_image"):
+                raise ConfigError(f"option 'model': {config.model} is a {type(model).__name__} (a slow-time model); "
+                                  "use it with --set axis=frames")
             if model.config["n"] != E:
                 raise ConfigError(f"option 'model': the model was trained for {model.config['n']} elements, "
                                   f"the input has {E}")

@@ -78,6 +78,10 @@ def test_train_frames_then_run_with_model(ensemble, tmp_path):
         r = CliRunner().invoke(main, ["run", "us-subsample", "--input", str(ensemble), "-o", str(tmp_path / "x.h5"),
                                       "--method", "dps", *FAST, "--set", "rate=0.4", *extra, "--quiet"])
         assert r.exit_code == 3 and needle in r.output, r.output
+    # a slow-time model given to the element path
+    r = CliRunner().invoke(main, ["run", "us-subsample", "--input", str(ensemble), "-o", str(tmp_path / "y.h5"),
+                                  "--method", "dps", "--set", f"model={d}", "--quiet"])
+    assert r.exit_code == 3 and "axis=frames" in r.output, r.output
 
 
 def test_bad_frame_options_exit_3(ensemble, tmp_path):
