@@ -4,6 +4,13 @@
 missing channel data — by the shipped (or given) DPS model for ``dps``, by FISTA with a Fourier or
 wavelet prior for the fixed masks — and beamforms full and recovered data to B-mode (IQ demodulation,
 plane-wave DAS with F-number apodisation, log compression).
+
+With ``--set axis=frames`` the input is a slow-time ensemble (F = T plane-wave frames): ``run`` keeps a fraction
+``rate`` of the frames (dps: the shipped slow-time model ``us_dps_frames_r025`` or ``--set model=DIR`` from
+``sensekit train us-subsample --set axis=frames``), forms the power Doppler from them (:mod:`.doppler`:
+polynomial clutter filter fitted to the kept frames; ``recovery=cs`` completes the clutter residual over slow
+time by FISTA with a slow-time Fourier prior first) and writes ``power_doppler`` / ``power_doppler_full`` with
+the metrics ``psnr_doppler`` / ``ssim_doppler``.
 """
 from __future__ import annotations
 
@@ -19,11 +26,12 @@ from sensekit.io.errors import ConfigError, InputError
 from sensekit.io.hdf5 import DatasetSpec
 
 from . import methods as M
-from .training import TrainConfig
+from .doppler import TrainConfig
 
 METHODS = {
     "dps": "DPS-learned element mask + B-mode refinement CNN trained on the task (shipped model or --set model=DIR); "
-           "recovered_rf is the zero-filled data of the kept elements",
+           "recovered_rf is the zero-filled data of the kept elements; axis frames: the DPS slow-time mask + "
+           "masked clutter filter (power Doppler)",
     "uniform": "every 1/rate-th element (or sample), recovered by FISTA (prior: fourier or wavelet)",
     "random": "a random subset (seeded), recovered by FISTA",
     "lowpass": "the central contiguous block (small aperture / low fast-time band), recovered by FISTA",
@@ -33,12 +41,16 @@ METHODS = {
 @dataclasses.dataclass(frozen=True)
 class Config:
     method: str = option("dps", "sub-sampling mask and recovery", choices=tuple(METHODS))
-    axis: str = option("elements", "the sub-sampled axis (dps: elements only)", choices=("elements", "samples"))
+    axis: str = option("elements", "the sub-sampled axis: elements, samples (fast time) or frames (slow time: "
+                                   "power Doppler of the ensemble; dps: elements or frames)",
+                       choices=("elements", "frames", "samples"))
     rate: float = option(0.25, "kept fraction of the axis (dps: must equal the model's rate)", min=0.01, max=1.0)
-    recovery: str = option("cs", "uniform/random/lowpass: cs (FISTA) or zero (zero-filled, no recovery)",
+    recovery: str = option("cs", "uniform/random/lowpass: cs (FISTA) or zero (zero-filled, no recovery; frames: "
+                                 "the clutter filter fitted to the kept frames)",
                            choices=("cs", "zero"))
     prior: str = option("wavelet", "cs: sparsifying transform over elements x fast time: wavelet (2-D DWT) or "
-                                   "fourier (2-D FFT, the f-k domain)", choices=("wavelet", "fourier"))
+                                   "fourier (2-D FFT, the f-k domain); axis frames: always the slow-time DFT of "
+                                   "the clutter residual", choices=("wavelet", "fourier"))
     lam: float = option(0.1, "cs: l1 weight as a fraction of max|W M^T y|", min=0.0)
     max_iter: int = option(100, "cs: FISTA iterations", min=1)
     model: str = option("", "dps: trained model folder (from `sensekit train us-subsample`); empty = shipped")
@@ -51,6 +63,10 @@ class Config:
     z_max: Optional[float] = option(None, "image bottom (m); unset = the last sampled depth − 1 mm")
     angle: float = option(0.0, "plane-wave steering angle (degrees) when rf has no angle_deg attribute")
     dynamic_range: float = option(60.0, "B-mode dynamic range (dB); also the data range of PSNR/SSIM", min=1.0)
+    doppler_order: int = option(1, "axis frames: degree of the polynomial clutter filter (dps: the model's)",
+                                min=0, max=8)
+    doppler_range: float = option(40.0, "axis frames: power-Doppler dynamic range (dB), also the data range of "
+                                        "psnr_doppler/ssim_doppler (dps: the model's)", min=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +103,10 @@ class USSubsample(App):
         DatasetSpec("recovered_rf", ("F,E,S",), ("float",), True, "recovered channel data (float32)"),
         DatasetSpec("image", ("F,Z,X",), ("float",), True, "B-mode (dB) of the recovered data"),
         DatasetSpec("image_full", ("F,Z,X",), ("float",), True, "B-mode (dB) of the fully sampled input"),
+        DatasetSpec("power_doppler", ("Z,X",), ("float",), False,
+                    "axis frames: power Doppler (dB) of the sub-sampled ensemble"),
+        DatasetSpec("power_doppler_full", ("Z,X",), ("float",), False,
+                    "axis frames: power Doppler (dB) of the full ensemble (the reference)"),
     )
 
     # ------------------------------------------------------------------ data
@@ -171,6 +191,12 @@ class USSubsample(App):
                            attrs={"rf": attrs})
 
     def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
+        if config.axis == "frames":
+            from sensekit.io.errors import ConfigError as _CE
+            if resume:
+                raise _CE("us-subsample training has no resume (runs are minutes long); start it again")
+            from .doppler import train_frames
+            return train_frames(config, output, seed=seed, device=device, callbacks=callbacks, command=command)
         from .training import train
         return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume, command=command)
 
@@ -191,11 +217,17 @@ class USSubsample(App):
         rf = inputs["rf"]
         F, E, S = rf.shape
         geo = inputs["geometry"]
+        if config.axis == "frames":
+            from .doppler import run_frames
+            return run_frames(self, inputs, config, generator=generator, callbacks=callbacks)
         if config.method == "dps" and config.axis != "elements":
-            raise ConfigError("option 'axis': method dps sub-samples elements only")
+            raise ConfigError("option 'axis': method dps sub-samples elements or frames, not samples")
         iters, info = 0, {}
         if config.method == "dps":
             model, card = M.load_dps(config.model, device=rf.device)
+            if not hasattr(model, "refine_image"):
+                raise ConfigError(f"option 'model': {config.model} is a {type(model).__name__} (a slow-time model); "
+                                  "use it with --set axis=frames")
             if model.config["n"] != E:
                 raise ConfigError(f"option 'model': the model was trained for {model.config['n']} elements, "
                                   f"the input has {E}")
@@ -241,10 +273,18 @@ class USSubsample(App):
         if tuple(ref.shape) != tuple(img.shape):
             raise InputError(f"dataset 'image_ref' has shape {tuple(ref.shape)}, the image grid is {tuple(img.shape)}")
         dr = float(-min(float(ref.min()), -1.0))
+        if "power_doppler" in outputs:          # axis frames: the B-mode scores of the frames not kept
+            missing = torch.as_tensor(~np.asarray(outputs["mask"]).astype(bool))
+            if bool(missing.any()):
+                img, ref = img[missing], ref[missing]
         s = M.bmode_scores(img.cpu(), ref.cpu(), dr)
         rec, rf = outputs["recovered_rf"], inputs["rf"]
         rec = rec if torch.is_tensor(rec) else torch.as_tensor(np.asarray(rec))
         s["nrmse_rf"] = float((rec.double().cpu() - rf.double().cpu()).norm() / rf.double().cpu().norm())
+        if "power_doppler" in outputs:
+            from .doppler import doppler_scores
+            pd, full = (torch.as_tensor(np.asarray(outputs[k])) for k in ("power_doppler", "power_doppler_full"))
+            s.update(doppler_scores(pd, full, float(-min(float(full.min()), -1.0))))
         return s
 
     def figure(self, inputs, outputs, path, config, *, fmt="png"):

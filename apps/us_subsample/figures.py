@@ -6,7 +6,31 @@ import numpy as np
 from sensekit.plot import colorbar, pyplot, save
 
 
+def doppler_figure(app, inputs, outputs, path, config, *, fmt="png"):
+    """axis frames: power Doppler of the full and of the sub-sampled ensemble side by side."""
+    plt = pyplot()
+    full, pd = np.asarray(outputs["power_doppler_full"]), np.asarray(outputs["power_doppler"])
+    mask = np.asarray(outputs["mask"]).astype(bool)
+    scores = app.score(outputs, inputs)
+    dr = float(-min(float(full.min()), -1.0))
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.4), squeeze=False)
+    for a, im, title in ((axes[0, 0], full, f"full ensemble ({mask.size} frames)"),
+                         (axes[0, 1], pd, f"{config.method} ({mask.sum()}/{mask.size} frames)")):
+        a.imshow(im, cmap="hot", vmin=-dr, vmax=0, aspect="auto")
+        a.set_title(title, fontsize=9)
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.text(0.5, 0.01, "kept: " + "".join("|" if m else "." for m in mask) +
+             f"\nPSNR {scores['psnr_doppler']:.2f} dB  SSIM {scores['ssim_doppler']:.3f}",
+             ha="center", fontsize=7, family="monospace")
+    fig.suptitle("us-subsample: power Doppler (dB) of the full vs slow-time sub-sampled ensemble", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    save(fig, path, fmt)
+
+
 def bmode_figure(app, inputs, outputs, path, config, *, fmt="png"):
+    if "power_doppler" in outputs:
+        return doppler_figure(app, inputs, outputs, path, config, fmt=fmt)
     plt = pyplot()
     full = np.asarray(outputs["image_full"])
     img = np.asarray(outputs["image"])

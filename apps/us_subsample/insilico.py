@@ -15,6 +15,12 @@ import math
 import torch
 
 from sensekit.learned.sampling import DPSSampler, UnrolledProxGrad, train_dps
+from sensekit.linop.fourier import FFT
+
+
+def _dft(N: int) -> FFT:
+    """The orthonormal (uncentred) DFT over the last axis of length ``N`` (:class:`sensekit.linop.FFT`)."""
+    return FFT((N,), axes=(-1,), centered=False)
 
 
 def pulse(N: int, f0: float = 0.2, width: float = 3.0, dtype=torch.float32) -> torch.Tensor:
@@ -28,15 +34,16 @@ def signals(batch: int, N: int, k: int, generator: torch.Generator, f0: float = 
     spikes = torch.zeros(batch, N)
     pos = torch.rand(batch, N, generator=generator).argsort(dim=1)[:, :k]
     spikes.scatter_(1, pos, torch.randn(batch, k, generator=generator))
-    P = torch.fft.fft(pulse(N, f0))
-    return torch.fft.ifft(torch.fft.fft(spikes) * P).real
+    F = _dft(N)
+    P = F(pulse(N, f0)) * math.sqrt(N)                 # the pulse's DFT: circular convolution = Fᴴ(P · F s)
+    return F.H(F(spikes) * P).real
 
 
 def _ops(mask: torch.Tensor):
     """forward / adjoint of x (B,1,1,N) real ↦ masked orthonormal DFT (B,1,1,N) complex."""
     m = mask[:, None, None, :] if mask.ndim == 2 else mask
-    return (lambda x: torch.fft.fft(x, norm="ortho") * m,
-            lambda y: torch.fft.ifft(y * m, norm="ortho").real)
+    F = _dft(m.shape[-1])
+    return (lambda x: F(x) * m, lambda y: F.H(y * m).real)
 
 
 class FourierDPS(torch.nn.Module):
@@ -64,7 +71,7 @@ class FourierDPS(torch.nn.Module):
 
 
 def lowpass_mask(N: int, m: int) -> torch.Tensor:
-    f = torch.fft.fftfreq(N).abs()
+    f = torch.minimum(torch.arange(N), N - torch.arange(N)).to(torch.float64) / N     # |DFT frequency|
     out = torch.zeros(N, dtype=torch.bool)
     out[f.argsort(stable=True)[:m]] = True
     return out
@@ -88,20 +95,21 @@ def fista_pulse_l1(x: torch.Tensor, mask: torch.Tensor, *, lam: float = 0.01, it
     from sensekit.solvers import LeastSquares, fista
 
     N = x.shape[-1]
-    P = torch.fft.fft(pulse(N, f0, dtype=torch.float64)).to(torch.complex64)
+    F = _dft(N)
+    P = (F(pulse(N, f0, dtype=torch.float64)) * math.sqrt(N)).to(torch.complex64)
     m = mask.to(torch.complex64)
 
     class _A(LinOp):
         def _forward(self, s):
-            return torch.fft.fft(s.to(torch.complex64), norm="ortho") * P * m
+            return F(s.to(torch.complex64)) * P * m
 
         def _adjoint(self, y):
-            return torch.fft.ifft(y * m * P.conj(), norm="ortho").real
+            return F.H(y * m * P.conj()).real
 
     A = _A((N,), (N,))
-    y = torch.fft.fft(x.to(torch.complex64), norm="ortho") * m
+    y = F(x.to(torch.complex64)) * m
     s = fista(LeastSquares(A, y), L1(lam), max_iter=iterations, tol=0.0).x
-    return torch.fft.ifft(torch.fft.fft(s.to(torch.complex64)) * P).real
+    return F.H(F(s.to(torch.complex64)) * P).real
 
 
 def run_experiment(*, N: int = 128, m: int = 32, k: int = 6, steps: int = 400, batch: int = 32, seed: int = 0,

@@ -56,16 +56,16 @@ class _MaskedSynthesis(LinOp):
         if prior == "wavelet":
             from sensekit.linop.wavelet import Wavelet
             self.W = Wavelet(shape, wavelet=wavelet)
+        else:
+            from sensekit.linop.fourier import FFT
+            self.W = FFT(shape, axes=(-2, -1), centered=False)      # orthonormal 2-D DFT (f-k domain)
 
     def synth(self, c):
-        if self.prior == "wavelet":
-            return self.W.H(c)
-        return torch.fft.ifft2(c, norm="ortho").real
+        x = self.W.H(c)
+        return x.real if x.is_complex() else x
 
     def analysis(self, x):
-        if self.prior == "wavelet":
-            return self.W(x)
-        return torch.fft.fft2(x.to(torch.complex64), norm="ortho")
+        return self.W(x)
 
     def _forward(self, c):
         return self.m.to(c.real.dtype) * self.synth(c)

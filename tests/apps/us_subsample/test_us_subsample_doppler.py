@@ -1,12 +1,14 @@
 """Slow-time (Doppler) sub-sampling of the real rotating-disk ensemble (32 plane-wave frames): keep 8 frames,
 power Doppler (degree-1 polynomial clutter filter, 40 dB) against the full-ensemble power Doppler.
 
-The DPS slow-time mask is learned with the project's loop (``train_dps``, 300 steps, seed 0) on the left half
-of the image (x < 0) and scored on the right half (held-out pixels; the disk turns, so the two halves have
-opposite flow).  Peers: the uniform mask (every 4th frame), random masks (mean of 10 draws) and the best of
-50 random masks chosen on the training half.  Measured (this machine, CPU): dps 29.18 dB, uniform 26.26,
-random mean 26.55, best-of-50 random 29.46 (seeds 100–149; 28.61 with seeds 0–49) — PSNR of the PD dB image,
-data range 40 dB.  The learned mask beats uniform and an average random draw, not a random search.
+The shipped slow-time DPS model (``sensekit/learned/weights/us_dps_frames_r025``, trained by ``sensekit train
+us-subsample --set axis=frames`` with the project's loop, 600 steps, seed 0) learned its mask on the left half
+of the image (x < 0); it is scored here on the right half (held-out pixels; the disk turns, so the two halves
+have opposite flow).  Peers: the uniform mask (every 4th frame), random masks (mean of 50 draws) and the best of
+50 random masks chosen on the training half (seeds 100–149).  Measured (this machine, CPU; the model card's
+``evaluation_held_out``): dps 30.48 dB, uniform 26.26, random mean 26.63, best-of-50 random 29.46 — PSNR of
+the PD dB image, data range 40 dB.  (The earlier 300-step training, seed 0, gave 29.18 < 29.46; 300 steps with
+seeds 1 and 2 gave 30.55 and 29.63; see HANDOFF.md.)
 """
 import pytest
 import torch
@@ -41,45 +43,50 @@ def test_masked_power_doppler_all_frames_equals_library_power_doppler():
 
 @pytest.fixture(scope="module")
 def slow_time_scores():
-    from sensekit.apps.us_subsample.doppler import masked_power_doppler, train_slowtime_mask
-    from sensekit.apps.us_subsample.methods import Imager, random_mask, uniform_mask
+    """The shipped slow-time model (trained by `sensekit train us-subsample --set axis=frames`, region left)
+    scored on the held-out right half of the image, against uniform, random and random-search masks."""
+    from sensekit.apps.us_subsample.doppler import held_out_scores, load_frames_model
+    from sensekit.apps.us_subsample.methods import Imager
     from sensekit.apps.us_subsample.readers import read_mat
-    from sensekit.metrics import psnr
     rf, attrs = read_mat(str(require_data(RF)))
     rf = torch.from_numpy(rf)
+    model, card = load_frames_model("")
+    cfg = card["training"]["config"]
+    assert cfg["region"] == "left", "the test pixels (x >= 0) must be held out"
     T, E, S = rf.shape
-    im = Imager.from_attrs(attrs, E, S, x_range=(-1.25e-2, 1.25e-2), z_range=(1e-2, 3.5e-2), dx=2e-4, dz=1e-4,
-                           fnumber=1.0)
+    im = Imager.from_attrs(attrs, E, S, x_range=(-cfg["x_half"], cfg["x_half"]), z_range=(cfg["z_min"], cfg["z_max"]),
+                           dx=cfg["dx"], dz=cfg["dz"], fnumber=cfg["fnumber"])
     img = im.iq_image(rf)
     X = img.shape[-1]
     tr, te = img[:, :, :X // 2].reshape(T, -1), img[:, :, X // 2:].reshape(T, -1)
-
-    def score(ens, mask):
-        full = masked_power_doppler(ens, torch.ones(T), order=ORDER, dynamic_range=DR)[0]
-        pd = masked_power_doppler(ens, mask.float(), order=ORDER, dynamic_range=DR)[0]
-        return float(psnr(pd.double(), full.double(), data_range=DR))
-
-    model, _ = train_slowtime_mask(tr, M, order=ORDER, dynamic_range=DR, seed=0)
-    mask = model.mask()
-    assert int(mask.sum()) == M
-    rnd = [score(te, random_mask(T, M, torch.Generator().manual_seed(s))) for s in range(10)]
-    cands = [random_mask(T, M, torch.Generator().manual_seed(100 + s)) for s in range(50)]
-    out = {"dps": score(te, mask), "uniform": score(te, uniform_mask(T, M)), "random_mean": sum(rnd) / len(rnd),
-           "random_best_of_50": score(te, max(cands, key=lambda c: score(tr, c)))}
+    out = held_out_scores(tr, te, model.mask(), order=model.order, dynamic_range=model.dynamic_range)["psnr_doppler"]
+    assert int(model.mask().sum()) == M
     print(out)
     return out
+
+
+def test_slow_time_training_improves_the_task_loss():
+    """A few hundred steps of the project's DPS loop on a synthetic ensemble lower the PD loss of the mask."""
+    from sensekit.apps.us_subsample.doppler import train_slowtime_mask
+    g = torch.Generator().manual_seed(0)
+    T, P = 16, 400
+    t = torch.arange(T, dtype=torch.float32)[:, None]
+    f = torch.rand(1, P, generator=g) * 0.5
+    ens = torch.polar(torch.ones(T, P), 2 * torch.pi * f * t) * (0.2 + torch.rand(1, P, generator=g))
+    ens = ens + 10.0 + 3.0 * t / T + 0.05 * torch.randn(T, P, generator=g)
+    _, info = train_slowtime_mask(ens, 4, iterations=60, batch=4, seed=0, check_every=20)
+    h = info["history"]
+    assert h[-1]["loss"] < h[0]["loss"], h
 
 
 @pytest.mark.realdata
 def test_learned_slow_time_mask_beats_uniform_and_random_on_held_out_pixels(slow_time_scores):
     s = slow_time_scores
-    assert s["dps"] > s["uniform"] + 1.0, s          # measured 29.18 vs 26.26
-    assert s["dps"] > s["random_mean"] + 1.0, s      # measured 29.18 vs 26.55
+    assert s["dps"] > s["uniform"] + 1.0, s          # measured: see HANDOFF.md / the model card
+    assert s["dps"] > s["random_mean"] + 1.0, s
 
 
 @pytest.mark.realdata
-@pytest.mark.xfail(strict=True, reason="measured: dps 29.18 dB < 29.46 dB for the best of 50 random masks chosen "
-                                       "on the training half (seeds 100-149; seeds 0-49 gave 28.61)")
 def test_learned_slow_time_mask_beats_random_search_selected_on_training_pixels(slow_time_scores):
     s = slow_time_scores
-    assert s["dps"] > s["random_best_of_50"], s
+    assert s["dps"] > s["random_best_of_50_on_training_pixels"], s
