@@ -20,7 +20,9 @@ from .convert import ConvertConfig
 class Config:
     method: str = option("rrlbs", "unmixing method", choices=tuple(methods.METHODS))
     n_endmembers: Optional[int] = option(None, "number of endmembers P (default: the cube's n_endmembers "
-                                               "attribute, else the HySime estimate)", min=1, max=64)
+                                               "attribute, else estimated: HySime bound + decade gap of the "
+                                               "noise-whitened spectrum, see count_endmembers; exit 3 "
+                                               "above 20)", min=1, max=64)
     normalize: str = option("sum", "per-pixel scale removed before unmixing: sum (divide each pixel by its "
                                    "band sum weighted by each band's multiple-regression R², so gross-noise bands "
                                    "barely count; removes illumination / topographic scale) or none",
@@ -245,7 +247,12 @@ class Unmix(App):
             return int(config.n_endmembers), "option"
         if "n_endmembers" in inputs:
             return int(inputs["n_endmembers"]), "attribute"
-        return U.hysime(X)[0], "hysime"
+        k, info = U.count_endmembers(X)
+        if k is None:
+            raise InputError(f"dataset 'cube': cannot estimate the number of endmembers (HySime bound "
+                             f"{info['hysime']}, estimate above 20); give it with "
+                             f"--set n_endmembers=P or the cube attribute n_endmembers")
+        return k, f"estimate ({info['rule']}; HySime bound {info['hysime']})"
 
     def run(self, inputs, config, *, generator, callbacks=()):
         cube = inputs["cube"]
@@ -253,7 +260,7 @@ class Unmix(App):
         X = cube.reshape(-1, B).T.contiguous()
         k, how = self.n_endmembers(inputs, config, X)
         k = min(k, B, H * W)
-        if config.method != "sunsal" and k < 2 and how == "hysime":
+        if config.method != "sunsal" and k < 2 and how.startswith("estimate"):
             k = 2
         lib = inputs.get("library")
         if config.normalize == "sum":

@@ -67,6 +67,38 @@ def test_hysime_counts_the_endmembers():
         assert k == P, (P, k)
 
 
+@pytest.mark.parametrize("snr_db", [40.0, 60.0])
+def test_count_endmembers_is_exact_on_synthetic_scenes(snr_db):
+    for P in (2, 3, 4, 5, 6, 8):
+        for seed in (0, 1):
+            X, _, _ = _scene(P=P, snr_db=snr_db, seed=10 * P + seed, pure=False)
+            k, info = U.count_endmembers(X)
+            assert k == P, (P, seed, k, info["hysime"], info["ratios"][:P + 1])
+
+
+def test_count_endmembers_guard_bands_keep_correlated_noise_out_of_the_signal():
+    """Noise smoothed over 3 adjacent bands: the paper's regression (guard 0) predicts it from the neighbours,
+    so HySime counts far more than P; leaving 2 bands out on each side brings the bound back down."""
+    rng = np.random.default_rng(3)
+    X, _, _ = _scene(P=3, B=80, N=1500, snr_db=200.0, seed=3, pure=False)
+    n = rng.standard_normal((82, 1500))
+    n = (n[:-2] + n[1:-1] + n[2:]) / 3.0
+    X = X + 3e-3 * torch.from_numpy(n)
+    k0 = U.hysime(X)[0]
+    k2 = U.hysime(X, guard=2)[0]
+    assert k2 < k0, (k0, k2)
+    assert U.count_endmembers(X)[0] == 3
+
+
+def test_count_endmembers_refuses_above_the_bound():
+    rng = np.random.default_rng(0)
+    B, P, N = 60, 25, 900
+    E = rng.uniform(0.05, 1, (B, P))
+    X = torch.from_numpy(E @ rng.dirichlet(np.ones(P), N).T + 1e-5 * rng.standard_normal((B, N)))
+    k, info = U.count_endmembers(X)
+    assert k is None and info["hysime"] > 20
+
+
 def test_sunsal_recovers_the_support_of_a_library_mixture():
     rng = np.random.default_rng(4)
     B, L = 80, 25
