@@ -29,8 +29,13 @@ class Config:
                             choices=("sum", "none"))
     init: str = option("vca", "rrlbs / nmf / l12nmf / mvnmf: endmembers to start from: vca (seeded) or nfindr "
                               "(ATGP-started N-FINDR, deterministic)", choices=("vca", "nfindr"))
-    lam: float = option(3.0, "rrlbs: weight of the guided l_p sparsity, relative to the initial l2,1 fit per "
-                             "pixel", min=0.0)
+    lam: float = option(1.0, "rrlbs: weight of the guided l_p sparsity, as a multiple of the balance weight (the "
+                             "one at which the sparsity term equals the l2,1 fit at the start)", min=0.0)
+    band_prior: bool = option(True, "rrlbs: weight each band's l2,1 term by its regression reliability min(1, "
+                                    "SNR_b/10)^2 (gross-noise bands ~0); false: the plain l2,1 norm")
+    refit: bool = option(True, "rrlbs: final abundances of the rrlbs endmembers by the l2,1 fit with the "
+                               "sparsity off (debiasing; the sparsity shapes the endmembers, then stops "
+                               "pulling abundances to the vertices)")
     p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
     mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
                             "0, 1) with s_j the pixel's excess l_p term", min=1e-6)

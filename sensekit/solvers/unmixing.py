@@ -681,11 +681,14 @@ class RRLbS:
 
     .. math::
 
-        F(E, A, h) = \sum_{b=1}^{B} \sqrt{\lVert x^b - e^b A\rVert_2^2 + \varepsilon^2}
+        F(E, A, h) = \sum_{b=1}^{B} \omega_b \sqrt{\lVert x^b - e^b A\rVert_2^2 + \varepsilon^2}
           \;+\; \lambda \sum_{j=1}^{N} \Big[(1 - h_j)\,\big(\textstyle\sum_k (a_{kj} + \eta)^p - c\big)
           + \tfrac{\mu}{2} h_j^2\Big]
 
-    subject to ``E ≥ 0``, ``a_j ∈ Δ`` (non-negative, sum to one), ``h_j ∈ [0, 1]``; ``x^b`` / ``e^b`` are
+    subject to ``E ≥ 0``, ``a_j ∈ Δ`` (non-negative, sum to one), ``h_j ∈ [0, 1]``; ``ω_b ≥ 0`` are fixed prior
+    band weights (``band_prior``; all 1 by default, which is the plain ℓ2,1 norm: the unmix app passes each
+    band's regression reliability so that bands of gross noise, which ℓ2,1 alone still lets pull with unit
+    force, count less); ``x^b`` / ``e^b`` are
     band (row) b of X / E, ``c = (1 + η)^p + (P − 1) η^p`` is the value of the ℓ_p term at a pure pixel, so
     ``s_j = Σ_k (a_kj + η)^p − c ≥ 0`` measures how mixed pixel j is (0 at a vertex of the simplex, largest at
     the centre). The map h is the learnt guidance: ``w_j = 1 − h_j`` is the per-pixel sparsity strength, so
@@ -697,7 +700,7 @@ class RRLbS:
 
     1. **h-step** (exact): ``h_j = clip(s_j / μ, 0, 1)``.
     2. **A-step**: the concave ``√·`` is majorised at the current residual by the weighted least squares
-       ``Σ_b g_b ‖x^b − e^b A‖²`` with ``g_b = 1 / (2 √(‖r_b‖² + ε²))`` (IRLS), the concave ``(a + η)^p`` by
+       ``Σ_b g_b ‖x^b − e^b A‖²`` with ``g_b = ω_b / (2 √(‖r_b‖² + ε²))`` (IRLS), the concave ``(a + η)^p`` by
        its tangent (weights ``λ (1 − h_j) p (a_kj + η)^{p−1}``); the surrogate, a simplex-constrained
        quadratic per pixel with a Hessian shared by all pixels, is minimised **exactly** for P ≤
        ``EXACT_MAX_P`` (:func:`simplex_qp_exact`, enumeration of the simplex's faces; ``exact=False`` or larger
@@ -718,12 +721,14 @@ class RRLbS:
     """
 
     def __init__(self, *, lam: float = 0.1, p: float = 0.5, mu: float = 0.5, eps: float = 1e-6, eta: float = 1e-3,
-                 inner: int = 20, e_inner: int = 5, max_iter: int = 200, tol: float = 1e-5, exact: bool = True):
+                 inner: int = 20, e_inner: int = 5, max_iter: int = 200, tol: float = 1e-5, exact: bool = True,
+                 band_prior: torch.Tensor | None = None):
         if not 0 < p <= 1:
             raise ValueError(f"RRLbS: p={p}, expected 0 < p <= 1")
         self.lam, self.p, self.mu, self.eps, self.eta = float(lam), float(p), float(mu), float(eps), float(eta)
         self.inner, self.e_inner, self.max_iter, self.tol = int(inner), int(e_inner), int(max_iter), float(tol)
         self.exact = bool(exact)
+        self.band_prior = None if band_prior is None else torch.as_tensor(band_prior).clamp_min(0.0)
 
     def default_stop(self):
         """``max_iter``, or earlier when the objective's relative decrease per iteration (read at the checks) or
@@ -746,9 +751,13 @@ class RRLbS:
     def _fit(self, R):
         return torch.sqrt(torch.sum(R * R, dim=1) + self.eps ** 2)
 
+    def _w(self, X):
+        return torch.ones(X.shape[0], dtype=X.dtype, device=X.device) if self.band_prior is None else \
+            self.band_prior.to(X)
+
     def _f(self, X, E, A, h):
         s = torch.sum((A + self.eta) ** self.p, dim=0) - self._c(A.shape[0], A)
-        data = torch.sum(self._fit(X - E @ A))
+        data = torch.sum(self._w(X) * self._fit(X - E @ A))
         reg = torch.sum((1 - h) * s + 0.5 * self.mu * h * h)
         return float(data + self.lam * reg)
 
@@ -769,7 +778,7 @@ class RRLbS:
         self._nonneg = bool((X >= 0).all())
         E = E.clamp_min(0.0) if self._nonneg else E
         h = self._h(self.mixed_level(A))
-        g = 0.5 / self._fit(X - E @ A)
+        g = 0.5 * self._w(X) / self._fit(X - E @ A)
         st = RRLbSState(x=(E, A), h=h, g=g, objective=self._f(X, E, A, h))
         self._xx = torch.sum(X * X, dim=1)
         self._steps, self._last_obj = 0, (st.objective, 0)
@@ -807,7 +816,7 @@ class RRLbS:
             E = E - (E @ AAt - XAt) / L
             if self._nonneg:
                 E = E.clamp_min(0.0)
-        g = 0.5 / torch.sqrt(self._band_res2(problem, E, XAt, AAt) + self.eps ** 2)
+        g = 0.5 * self._w(X) / torch.sqrt(self._band_res2(problem, E, XAt, AAt) + self.eps ** 2)
         return RRLbSState(x=(E, A), h=h, g=g, objective=float("nan"))   # evaluated at the checks (measure)
 
     def measure(self, problem, state, prev):

@@ -144,12 +144,27 @@ def test_rrlbs_objective_never_increases(exact):
     X, E, A = _scene(snr_db=30, seed=5)
     X[::10] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::10].shape))   # gross-noise bands
     E0, _ = U.vca(X, 4, generator=torch.Generator().manual_seed(1))
-    for lam, p in ((0.0, 0.5), (0.01, 0.5), (0.05, 1.0), (0.02, 0.3)):
-        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0, exact=exact)
+    prior = torch.from_numpy(np.random.default_rng(2).uniform(0.0, 1.0, X.shape[0]))
+    for lam, p, w in ((0.0, 0.5, None), (0.01, 0.5, None), (0.05, 1.0, None), (0.02, 0.3, None), (0.02, 0.5, prior)):
+        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0, exact=exact, band_prior=w)
         obj = [h["objective"] for h in res.history]
         assert len(obj) == 40
         assert all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(obj, obj[1:])), (lam, p, obj)
         assert obj[-1] < obj[0]
+
+
+def test_l21_refit_never_increases_the_weighted_fit():
+    from sensekit.apps.unmix.methods import l21_refit
+    X, E, A = _scene(snr_db=30, seed=8)
+    X[::7] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::7].shape))
+    w = torch.from_numpy(np.random.default_rng(1).uniform(0.1, 1.0, X.shape[0]))
+    A0 = U.project_simplex(A + 0.05)
+
+    def f(Av):
+        return float(torch.sum(w * torch.sqrt(torch.sum((X - E @ Av) ** 2, dim=1) + 1e-12)))
+
+    vals = [f(A0)] + [f(l21_refit(X, E, A0, prior=w, steps=k)) for k in (1, 2, 3, 5)]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(vals, vals[1:])), vals
 
 
 def test_rrlbs_band_weights_flag_the_gross_noise_bands():
