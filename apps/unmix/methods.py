@@ -32,7 +32,13 @@ def band_reliability(X):
 def band_prior(X):
     """Each band's reliability weight ``min(1, SNR_b / 10)²``, ``SNR_b = R²_b / (1 − R²_b)`` from the multiple
     regression of the band on the others (:func:`band_reliability`): a band that the others predict to
-    R² ≥ 0.91 counts fully, a band of gross noise (R² ≈ 0) not at all. Computed from the data alone."""
+    R² ≥ 0.91 counts fully, a band of gross noise (R² ≈ 0) not at all. Computed from the data alone.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels.
+    """
     r2 = band_reliability(X)
     return (r2 / (1 - r2).clamp_min(1e-12) / 10.0).clamp(max=1.0) ** 2
 
@@ -51,7 +57,19 @@ def robust_start(X, k, cfg, generator):
 def sparsity_balance(X, E0, A0, cfg, prior=None):
     """The data-driven rrlbs weight: the λ at which the guided ℓ_p term equals the (prior-weighted) ℓ2,1 fit at
     the start, ``λ_bal = Σ_b ω_b ‖x^b − e^b A0‖ / Σ_j (1 − h_j) s_j`` (h, s of
-    :class:`~sensekit.solvers.unmixing.RRLbS` at A0); ``cfg.lam`` multiplies it. No reference data enter."""
+    :class:`~sensekit.solvers.unmixing.RRLbS` at A0); ``cfg.lam`` multiplies it. No reference data enter.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels (normalised as the method sees them).
+    E0, A0 : Tensor
+        The start (B, P) and (P, N).
+    cfg : Config
+        The app's options (``p``, ``mu``).
+    prior : Tensor (B,), optional
+        Band prior weights ω (default all 1).
+    """
     sol = U.RRLbS(p=cfg.p, mu=cfg.mu)
     s = sol.mixed_level(A0)
     reg0 = float(torch.sum((1 - sol._h(s)) * s))
@@ -63,7 +81,23 @@ def sparsity_balance(X, E0, A0, cfg, prior=None):
 def l21_refit(X, E, A, *, prior=None, steps=5, eps=1e-6):
     """Abundances of fixed endmembers by the (prior-weighted) ℓ2,1 fit alone, the sparsity off: ``steps`` IRLS
     steps, each an FCLS on the bands weighted by ``ω_b / (2 ‖r_b‖)``; each step is the exact minimiser of a
-    majoriser, so the ℓ2,1 fit does not increase."""
+    majoriser, so the ℓ2,1 fit does not increase.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels.
+    E : Tensor (B, P)
+        Fixed endmembers.
+    A : Tensor (P, N)
+        Abundances to start from (the IRLS weights of the first step).
+    prior : Tensor (B,), optional
+        Band prior weights ω (default all 1).
+    steps : int
+        IRLS steps.
+    eps : float
+        Smoothing of the band norms.
+    """
     w0 = torch.ones(X.shape[0], dtype=X.dtype) if prior is None else prior
     for _ in range(steps):
         g = 0.5 * w0 / torch.sqrt(torch.sum((X - E @ A) ** 2, dim=1) + eps ** 2)

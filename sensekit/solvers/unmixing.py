@@ -718,6 +718,23 @@ class RRLbS:
     Each step decreases its surrogate, which touches F at the current point, so F(E, A, h) is non-increasing;
     :meth:`objective` evaluates it exactly (tests check the recorded history). The band weights g are a
     by-product: bands with gross errors end with small g, which is how they are ignored without removal.
+
+    Parameters
+    ----------
+    lam, p, mu : float
+        λ (absolute), the exponent p and the guidance curvature μ of the objective.
+    eps, eta : float
+        Smoothing of the ℓ2,1 (ε) and ℓ_p (η) terms.
+    inner, e_inner : int
+        Projected-gradient steps of the A-step (when not exact) and of the E-step.
+    max_iter : int
+        Outer iterations at most.
+    tol : float
+        Stop threshold (see :meth:`default_stop`).
+    exact : bool
+        Exact A-step for P ≤ ``EXACT_MAX_P``.
+    band_prior : Tensor (B,), optional
+        Fixed band weights ω ≥ 0 of the ℓ2,1 terms (default all 1: the plain ℓ2,1 norm).
     """
 
     def __init__(self, *, lam: float = 0.1, p: float = 0.5, mu: float = 0.5, eps: float = 1e-6, eta: float = 1e-3,
