@@ -20,15 +20,22 @@ from .convert import ConvertConfig
 class Config:
     method: str = option("rrlbs", "unmixing method", choices=tuple(methods.METHODS))
     n_endmembers: Optional[int] = option(None, "number of endmembers P (default: the cube's n_endmembers "
-                                               "attribute, else the HySime estimate)", min=1, max=64)
+                                               "attribute, else estimated: HySime bound + decade gap of the "
+                                               "noise-whitened spectrum, see count_endmembers; exit 3 "
+                                               "above 20)", min=1, max=64)
     normalize: str = option("sum", "per-pixel scale removed before unmixing: sum (divide each pixel by its "
                                    "band sum weighted by each band's multiple-regression R², so gross-noise bands "
                                    "barely count; removes illumination / topographic scale) or none",
                             choices=("sum", "none"))
     init: str = option("vca", "rrlbs / nmf / l12nmf / mvnmf: endmembers to start from: vca (seeded) or nfindr "
                               "(ATGP-started N-FINDR, deterministic)", choices=("vca", "nfindr"))
-    lam: float = option(3.0, "rrlbs: weight of the guided l_p sparsity, relative to the initial l2,1 fit per "
-                             "pixel", min=0.0)
+    lam: float = option(1.0, "rrlbs: weight of the guided l_p sparsity, as a multiple of the balance weight (the "
+                             "one at which the sparsity term equals the l2,1 fit at the start)", min=0.0)
+    band_prior: bool = option(True, "rrlbs: weight each band's l2,1 term by its regression reliability min(1, "
+                                    "SNR_b/10)^2 (gross-noise bands ~0); false: the plain l2,1 norm")
+    refit: bool = option(True, "rrlbs: final abundances of the rrlbs endmembers by the l2,1 fit with the "
+                               "sparsity off (debiasing; the sparsity shapes the endmembers, then stops "
+                               "pulling abundances to the vertices)")
     p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
     mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
                             "0, 1) with s_j the pixel's excess l_p term", min=1e-6)
@@ -250,7 +257,12 @@ class Unmix(App):
             return int(config.n_endmembers), "option"
         if "n_endmembers" in inputs:
             return int(inputs["n_endmembers"]), "attribute"
-        return U.hysime(X)[0], "hysime"
+        k, info = U.count_endmembers(X)
+        if k is None:
+            raise InputError(f"dataset 'cube': cannot estimate the number of endmembers (HySime bound "
+                             f"{info['hysime']}, estimate above 20); give it with "
+                             f"--set n_endmembers=P or the cube attribute n_endmembers")
+        return k, f"estimate ({info['rule']}; HySime bound {info['hysime']})"
 
     def run(self, inputs, config, *, generator, callbacks=()):
         cube = inputs["cube"]
@@ -258,7 +270,7 @@ class Unmix(App):
         X = cube.reshape(-1, B).T.contiguous()
         k, how = self.n_endmembers(inputs, config, X)
         k = min(k, B, H * W)
-        if config.method != "sunsal" and k < 2 and how == "hysime":
+        if config.method != "sunsal" and k < 2 and how.startswith("estimate"):
             k = 2
         lib = inputs.get("library")
         if config.normalize == "sum":

@@ -29,28 +29,95 @@ def band_reliability(X):
     return (1 - torch.sum(Wn * Wn, dim=1) / torch.sum(Xc * Xc, dim=1).clamp_min(1e-30)).clamp(0.0, 1.0)
 
 
+def band_prior(X):
+    """Each band's reliability weight ``min(1, SNR_b / 10)²``, ``SNR_b = R²_b / (1 − R²_b)`` from the multiple
+    regression of the band on the others (:func:`band_reliability`): a band that the others predict to
+    R² ≥ 0.91 counts fully, a band of gross noise (R² ≈ 0) not at all. Computed from the data alone.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels.
+    """
+    r2 = band_reliability(X)
+    return (r2 / (1 - r2).clamp_min(1e-12) / 10.0).clamp(max=1.0) ** 2
+
+
 def robust_start(X, k, cfg, generator):
     """Endmembers and abundances to start rrlbs from: the extraction (VCA / N-FINDR) and FCLS run on the bands
-    weighted by ``min(1, SNR_b / 10)²``, ``SNR_b = R²_b / (1 − R²_b)`` from the multiple regression of the band
-    on the others: a band that the others predict to R² ≥ 0.91 counts fully, a band of gross noise (R² ≈ 0)
-    not at all, so it cannot pick the pixels. The endmembers are read from the unweighted data."""
-    r2 = band_reliability(X)
-    w = ((r2 / (1 - r2).clamp_min(1e-12) / 10.0).clamp(max=1.0) ** 2)[:, None]   # min(1, band SNR / 10)²
+    weighted by :func:`band_prior`, so that gross-noise bands cannot pick the pixels. The endmembers are read
+    from the unweighted data."""
+    w = band_prior(X)[:, None]
     Xw = X * w
     idx = U.vca(Xw, k, generator=generator)[1] if cfg.init == "vca" else U.nfindr(Xw, k)[1]
     E0 = X[:, idx].clamp_min(0.0) if bool((X >= 0).all()) else X[:, idx]
     return E0, U.fcls(Xw, E0 * w)
 
 
+def sparsity_balance(X, E0, A0, cfg, prior=None):
+    """The data-driven rrlbs weight: the λ at which the guided ℓ_p term equals the (prior-weighted) ℓ2,1 fit at
+    the start, ``λ_bal = Σ_b ω_b ‖x^b − e^b A0‖ / Σ_j (1 − h_j) s_j`` (h, s of
+    :class:`~sensekit.solvers.unmixing.RRLbS` at A0); ``cfg.lam`` multiplies it. No reference data enter.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels (normalised as the method sees them).
+    E0, A0 : Tensor
+        The start (B, P) and (P, N).
+    cfg : Config
+        The app's options (``p``, ``mu``).
+    prior : Tensor (B,), optional
+        Band prior weights ω (default all 1).
+    """
+    sol = U.RRLbS(p=cfg.p, mu=cfg.mu)
+    s = sol.mixed_level(A0)
+    reg0 = float(torch.sum((1 - sol._h(s)) * s))
+    w = torch.ones(X.shape[0], dtype=X.dtype) if prior is None else prior
+    data = float(torch.sum(w * torch.linalg.vector_norm(X - E0 @ A0, dim=1)))
+    return data / max(reg0, 1e-6 * X.shape[1])
+
+
+def l21_refit(X, E, A, *, prior=None, steps=5, eps=1e-6):
+    """Abundances of fixed endmembers by the (prior-weighted) ℓ2,1 fit alone, the sparsity off: ``steps`` IRLS
+    steps, each an FCLS on the bands weighted by ``ω_b / (2 ‖r_b‖)``; each step is the exact minimiser of a
+    majoriser, so the ℓ2,1 fit does not increase.
+
+    Parameters
+    ----------
+    X : Tensor (B, N)
+        Bands × pixels.
+    E : Tensor (B, P)
+        Fixed endmembers.
+    A : Tensor (P, N)
+        Abundances to start from (the IRLS weights of the first step).
+    prior : Tensor (B,), optional
+        Band prior weights ω (default all 1).
+    steps : int
+        IRLS steps.
+    eps : float
+        Smoothing of the band norms.
+    """
+    w0 = torch.ones(X.shape[0], dtype=X.dtype) if prior is None else prior
+    for _ in range(steps):
+        g = 0.5 * w0 / torch.sqrt(torch.sum((X - E @ A) ** 2, dim=1) + eps ** 2)
+        w = torch.sqrt(g)[:, None]
+        A = U.fcls(X * w, E * w)
+    return A
+
+
 def run_rrlbs(X, k, cfg, generator, library):
     E0, A0 = robust_start(X, k, cfg, generator)
-    # scale-aware weight: lam is relative to the initial l2,1 fit per pixel
-    lam = cfg.lam * _data_term(X, E0, A0) / X.shape[1]
+    prior = band_prior(X) if cfg.band_prior else None
+    lam = cfg.lam * sparsity_balance(X, E0, A0, cfg, prior)
     E, A, res = U.rrlbs(X, k, E0=E0, A0=A0, lam=lam, p=cfg.p, mu=cfg.mu, max_iter=cfg.max_iter, tol=cfg.tol,
-                        inner=cfg.inner, check_every=cfg.check_every)
+                        inner=cfg.inner, check_every=cfg.check_every, band_prior=prior)
     st = res.state
-    return E, A, res.iterations, {"stop_reason": res.stop_reason, "history": res.history,
-                                  "band_weights": st.g / st.g.max(), "guidance": st.h, "lam_abs": lam}
+    info = {"stop_reason": res.stop_reason, "history": res.history, "band_weights": st.g / st.g.max(),
+            "guidance": st.h, "lam_abs": lam}
+    if cfg.refit and lam > 0:
+        A = l21_refit(X, E, A, prior=prior)
+    return E, A, res.iterations, info
 
 
 def run_vca_fcls(X, k, cfg, generator, library):

@@ -63,6 +63,17 @@ def test_hysime_sets_the_count_without_the_attribute(sim, tmp_path):
         assert f["endmembers"].shape[0] == 3
 
 
+def test_too_many_endmembers_to_guess_is_exit_3(tmp_path):
+    rng = np.random.default_rng(0)
+    E = rng.uniform(0.05, 1, (25, 60))
+    cube = (rng.dirichlet(np.ones(25), 900) @ E + 1e-5 * rng.standard_normal((900, 60))).reshape(30, 30, 60)
+    src = tmp_path / "many.h5"
+    with h5py.File(src, "w") as g:
+        g["cube"] = cube
+    r = invoke("run", "unmix", "--input", src, "-o", tmp_path / "o.h5", "--method", "vca-fcls")
+    assert r.exit_code == 3 and "n_endmembers" in r.output and "'cube'" in r.output, r.output
+
+
 def test_plot(sim, tmp_path):
     fig = tmp_path / "fig.png"
     r = invoke("run", "unmix", "--input", sim, "--set", "max_iter=10", "--plot", fig)

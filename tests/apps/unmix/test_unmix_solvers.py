@@ -67,6 +67,38 @@ def test_hysime_counts_the_endmembers():
         assert k == P, (P, k)
 
 
+@pytest.mark.parametrize("snr_db", [40.0, 60.0])
+def test_count_endmembers_is_exact_on_synthetic_scenes(snr_db):
+    for P in (2, 3, 4, 5, 6, 8):
+        for seed in (0, 1):
+            X, _, _ = _scene(P=P, snr_db=snr_db, seed=10 * P + seed, pure=False)
+            k, info = U.count_endmembers(X)
+            assert k == P, (P, seed, k, info["hysime"], info["ratios"][:P + 1])
+
+
+def test_count_endmembers_guard_bands_keep_correlated_noise_out_of_the_signal():
+    """Noise smoothed over 3 adjacent bands: the paper's regression (guard 0) predicts it from the neighbours,
+    so HySime counts far more than P; leaving 2 bands out on each side brings the bound back down."""
+    rng = np.random.default_rng(3)
+    X, _, _ = _scene(P=3, B=80, N=1500, snr_db=200.0, seed=3, pure=False)
+    n = rng.standard_normal((82, 1500))
+    n = (n[:-2] + n[1:-1] + n[2:]) / 3.0
+    X = X + 3e-3 * torch.from_numpy(n)
+    k0 = U.hysime(X)[0]
+    k2 = U.hysime(X, guard=2)[0]
+    assert k2 < k0, (k0, k2)
+    assert U.count_endmembers(X)[0] == 3
+
+
+def test_count_endmembers_refuses_above_the_bound():
+    rng = np.random.default_rng(0)
+    B, P, N = 60, 25, 900
+    E = rng.uniform(0.05, 1, (B, P))
+    X = torch.from_numpy(E @ rng.dirichlet(np.ones(P), N).T + 1e-5 * rng.standard_normal((B, N)))
+    k, info = U.count_endmembers(X)
+    assert k is None and info["hysime"] > 20
+
+
 def test_sunsal_recovers_the_support_of_a_library_mixture():
     rng = np.random.default_rng(4)
     B, L = 80, 25
@@ -112,12 +144,27 @@ def test_rrlbs_objective_never_increases(exact):
     X, E, A = _scene(snr_db=30, seed=5)
     X[::10] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::10].shape))   # gross-noise bands
     E0, _ = U.vca(X, 4, generator=torch.Generator().manual_seed(1))
-    for lam, p in ((0.0, 0.5), (0.01, 0.5), (0.05, 1.0), (0.02, 0.3)):
-        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0, exact=exact)
+    prior = torch.from_numpy(np.random.default_rng(2).uniform(0.0, 1.0, X.shape[0]))
+    for lam, p, w in ((0.0, 0.5, None), (0.01, 0.5, None), (0.05, 1.0, None), (0.02, 0.3, None), (0.02, 0.5, prior)):
+        _, _, res = U.rrlbs(X, 4, E0=E0, lam=lam, p=p, max_iter=40, tol=0, exact=exact, band_prior=w)
         obj = [h["objective"] for h in res.history]
         assert len(obj) == 40
         assert all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(obj, obj[1:])), (lam, p, obj)
         assert obj[-1] < obj[0]
+
+
+def test_l21_refit_never_increases_the_weighted_fit():
+    from sensekit.apps.unmix.methods import l21_refit
+    X, E, A = _scene(snr_db=30, seed=8)
+    X[::7] = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, X[::7].shape))
+    w = torch.from_numpy(np.random.default_rng(1).uniform(0.1, 1.0, X.shape[0]))
+    A0 = U.project_simplex(A + 0.05)
+
+    def f(Av):
+        return float(torch.sum(w * torch.sqrt(torch.sum((X - E @ Av) ** 2, dim=1) + 1e-12)))
+
+    vals = [f(A0)] + [f(l21_refit(X, E, A0, prior=w, steps=k)) for k in (1, 2, 3, 5)]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(vals, vals[1:])), vals
 
 
 def test_rrlbs_band_weights_flag_the_gross_noise_bands():
