@@ -124,6 +124,8 @@ class _Line:
 class ProgressBar(_Line):
     """Solver callback ``(info, state)`` drawing ``label [#####     ] it/total · elapsed · rate · ETA``.
 
+    A training loop's ``info`` also shows its last ``loss`` and validation metric (keys ``val_*``).
+
     Parameters
     ----------
     total : int
@@ -147,6 +149,7 @@ class ProgressBar(_Line):
         self.t0 = time.monotonic() if t0 is None else t0   # elapsed counts from t0 (e.g. the command's start)
         self._start = None        # (time, iteration) of the first report: the rate leaves setup time out
         self._phase = None        # (name, start time) of the current setup phase
+        self._shown: dict = {}    # training: the last loss and validation metric (``val_*``) reported
 
     def set_total(self, total: int) -> None:
         """Resize the bar once the real bound is known (e.g. a method chosen per input).
@@ -183,6 +186,7 @@ class ProgressBar(_Line):
             rate = d.get("rate") or ((d["n"] - d["initial"]) / d["elapsed"] if d["elapsed"] > 0 else 0)
             if rate > 0:
                 out["rate_eta"] = f" · {_rate_text(rate)} · ETA {fmt_seconds(max(0, self.total - d['n']) / rate)}"
+        out["shown"] = "".join(f" · {k} {v:.4g}" for k, v in self._shown.items())
         return out
 
     def __call__(self, info, state=None):
@@ -198,9 +202,11 @@ class ProgressBar(_Line):
         if not self.enabled:
             return
         it = int(info.get("iter", 0))
+        self._shown.update({k: float(v) for k, v in info.items()
+                            if (k == "loss" or k.startswith("val_")) and isinstance(v, (int, float))})
         if self._start is None:
             self._start = (time.monotonic(), it)
-        fmt = "{desc} [{bar:%d}] {n}/{total} · {elapsed_t0} elapsed{rate_eta}" % self.width
+        fmt = "{desc} [{bar:%d}] {n}/{total} · {elapsed_t0} elapsed{rate_eta}{shown}" % self.width
         if self._tq is None or self._tq.bar_format != fmt:   # first iteration: the rate starts now
             tq = self._open(fmt, self.total, desc=self.label)
             tq.reset(total=self.total)

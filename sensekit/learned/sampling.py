@@ -21,14 +21,15 @@ Fourier problem it is a masked orthonormal FFT (any ``forward/adjoint`` pair wor
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
+from .unrolled import FunctionOp, Unrolled
+
 __all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet", "BModeDPS", "train_dps",
-           "mask_entropy"]
+           "mask_entropy", "dps_param_groups", "dps_entropy_penalty"]
 
 
 def gumbel_topk_mask(logits: torch.Tensor, m: int, *, tau: float = 2.0, batch: int = 1,
@@ -100,31 +101,56 @@ class _Prox(nn.Module):
         return x + self.net(torch.cat([x, m], dim=1))
 
 
-class UnrolledProxGrad(nn.Module):
+class UnrolledProxGrad(Unrolled):
     """K unfolded proximal-gradient steps with learned step sizes and conv proximal nets (module doc).
 
-    Works on (B, C, H, W) real tensors; the measurement operator is given per call as ``forward(x)`` /
-    ``adjoint(y)`` callables, and ``mask_image`` (B, 1, H, W) is fed to every proximal net.
+    Built on :class:`sensekit.learned.unrolled.Unrolled`: K steps of ISTA (``FISTA(step=1,
+    momentum=False)``) whose step sizes η_k = exp(ρ_k) are learned (ρ_k = 0 at start) and whose prox is
+    the k-th residual CNN.  Works on (B, C, H, W) real tensors; the measurement operator is given per call
+    as ``forward(x)`` / ``adjoint(y)`` callables, and ``mask_image`` (B, 1, H, W) is fed to every
+    proximal net.  State dicts saved before the port (keys ``log_eta``, ``prox.k.…``) still load.
     """
 
     def __init__(self, *, channels: int = 1, features: int = 16, layers: int = 3, kernel: int = 3,
                  iterations: int = 4):
-        super().__init__()
+        from ..solvers.fista import FISTA
+        nets = [_Prox(channels, features, layers, kernel) for _ in range(iterations)]
+        super().__init__(FISTA(step=1.0, momentum=False), iterations=iterations, step=1.0, denoiser=nets,
+                         positive="exp")
         self._config = dict(channels=channels, features=features, layers=layers, kernel=kernel,
                             iterations=iterations)
-        self.prox = nn.ModuleList([_Prox(channels, features, layers, kernel) for _ in range(iterations)])
-        self.log_eta = nn.Parameter(torch.zeros(iterations))
+        self._register_load_state_dict_pre_hook(_legacy_unrolled_keys)
 
     @property
     def config(self) -> dict:
         return dict(self._config)
 
+    @property
+    def prox(self) -> nn.ModuleList:
+        """The K proximal networks (the block's denoisers)."""
+        return self.denoiser
+
+    @property
+    def log_eta(self) -> torch.Tensor:
+        """log η_k, shape (K,)."""
+        return self.raw_step
+
     def forward(self, y, forward: Callable, adjoint: Callable, mask_image: torch.Tensor):
-        x = adjoint(y)
-        for k, P in enumerate(self.prox):
-            x = x - torch.exp(self.log_eta[k]) * adjoint(forward(x) - y)
-            x = P(x, mask_image)
-        return x
+        from ..solvers.problems import Composite, LeastSquares
+        A = FunctionOp(forward, adjoint)
+        return super().forward(Composite(LeastSquares(A, y)), A.H(y), context=(mask_image,))
+
+
+def _legacy_unrolled_keys(state_dict, prefix, *args):
+    """Rename the keys of an :class:`UnrolledProxGrad` saved before the port to :class:`Unrolled`."""
+    for key in list(state_dict):
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        if rest == "log_eta":
+            state_dict[prefix + "raw_step"] = state_dict.pop(key)
+        elif rest.startswith("prox."):
+            state_dict[prefix + "denoiser." + rest[5:]] = state_dict.pop(key)
 
 
 class SubsampleNet(nn.Module):
@@ -175,6 +201,53 @@ class SubsampleNet(nn.Module):
         return self.recover(x, mask), mask
 
 
+def dps_param_groups(lr: float, logit_lr: float) -> Callable:
+    """``param_groups(model)`` for :func:`sensekit.learned.fit`: the DPS logits (parameters named
+    ``*logits``) at ``logit_lr``, every other parameter at ``lr``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate of the network.
+    logit_lr : float
+        Learning rate of the DPS logits.
+
+    Returns
+    -------
+    callable
+    """
+    def groups(model):
+        logits = [p for n, p in model.named_parameters() if n.endswith("logits")]
+        others = [p for n, p in model.named_parameters() if not n.endswith("logits")]
+        out = [{"params": others, "lr": lr}]
+        if logits:
+            out.append({"params": logits, "lr": logit_lr})
+        return out
+    return groups
+
+
+def dps_entropy_penalty(weight: float) -> Callable | None:
+    """``penalty(model)`` for :func:`sensekit.learned.fit`: ``weight · Σ H(softmax(φ))`` over the DPS
+    logits (None when ``weight`` is 0).
+
+    Parameters
+    ----------
+    weight : float
+        Weight of the entropy penalty.
+
+    Returns
+    -------
+    callable or None
+    """
+    if not weight > 0:
+        return None
+
+    def penalty(model):
+        logits = [p for n, p in model.named_parameters() if n.endswith("logits")]
+        return weight * sum(mask_entropy(p) for p in logits) if logits else 0.0
+    return penalty
+
+
 def train_dps(model: nn.Module, sample: Callable, loss: Callable, *, iterations: int, lr: float = 1e-3,
               logit_lr: float = 1e-2, entropy: float = 0.0, generator: torch.Generator | None = None,
               max_seconds: float | None = None, check_every: int = 20,
@@ -182,41 +255,44 @@ def train_dps(model: nn.Module, sample: Callable, loss: Callable, *, iterations:
     """Adam on ``loss(model, sample(generator), generator)`` with a separate learning rate for the
     DPS logits (parameters named ``*logits``) and an entropy penalty ``entropy · H(softmax(φ))``.
 
-    Stops after ``iterations`` steps or (at a check) after ``max_seconds``; calls
-    ``callbacks(info, model)`` every ``check_every`` steps with ``info = {iter, loss, seconds}``.
-    Returns ``{"history", "iterations", "seconds", "stop_reason"}``.
+    A thin wrapper of the common loop :func:`sensekit.learned.fit` (with :func:`dps_param_groups`
+    and :func:`dps_entropy_penalty`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place.
+    sample : callable
+        ``sample(generator) -> batch``.
+    loss : callable
+        ``loss(model, batch, generator) -> Tensor`` (the generator draws the Gumbel noise).
+    iterations : int
+        Optimiser steps.
+    lr, logit_lr : float
+        Learning rates of the network and of the logits.
+    entropy : float
+        Weight of the entropy penalty.
+    generator : torch.Generator, optional
+        Drives ``sample`` and the masks.
+    max_seconds : float, optional
+        Stop at a check after this wall time.
+    check_every : int
+        Report period of ``callbacks(info, model)`` with ``info = {iter, loss, seconds}``.
+    callbacks : sequence of callable
+        Progress callbacks.
+
+    Returns
+    -------
+    dict
+        ``{"history", "iterations", "seconds", "stop_reason"}`` (``stop_reason`` "iterations" or
+        "max_seconds").
     """
-    logits = [p for n, p in model.named_parameters() if n.endswith("logits")]
-    others = [p for n, p in model.named_parameters() if not n.endswith("logits")]
-    groups = [{"params": others, "lr": lr}]
-    if logits:
-        groups.append({"params": logits, "lr": logit_lr})
-    opt = torch.optim.Adam(groups)
-    model.train()
-    t0 = time.perf_counter()
-    hist, acc, n_acc, it, reason = [], 0.0, 0, 0, "iterations"
-    for it in range(1, iterations + 1):
-        batch = sample(generator)
-        opt.zero_grad(set_to_none=True)
-        value = loss(model, batch, generator)
-        total = value
-        if entropy > 0 and logits:
-            total = total + entropy * sum(mask_entropy(p) for p in logits)
-        total.backward()
-        opt.step()
-        acc += float(value.detach())
-        n_acc += 1
-        if it % check_every == 0 or it == iterations:
-            info = {"iter": it, "loss": acc / n_acc, "seconds": time.perf_counter() - t0}
-            hist.append(info)
-            acc, n_acc = 0.0, 0
-            for cb in callbacks:
-                cb(info, model)
-            if max_seconds is not None and info["seconds"] >= max_seconds:
-                reason = "max_seconds"
-                break
-    model.eval()
-    return {"history": hist, "iterations": it, "seconds": time.perf_counter() - t0, "stop_reason": reason}
+    from .train import fit
+    res = fit(model, sample, lambda m, b: loss(m, b, generator), max_iter=iterations, lr=lr, generator=generator,
+              check_every=check_every, callbacks=callbacks, max_seconds=max_seconds,
+              param_groups=dps_param_groups(lr, logit_lr), penalty=dps_entropy_penalty(entropy))
+    return {"history": res.history, "iterations": res.iterations, "seconds": res.seconds,
+            "stop_reason": "iterations" if res.stop_reason == "max_iter" else res.stop_reason}
 
 
 class BModeDPS(nn.Module):
