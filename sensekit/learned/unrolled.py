@@ -63,7 +63,7 @@ def inverse_positive(value: float, positive: str = "softplus") -> float:
 
 
 class FunctionOp(LinOp):
-    """A linear operator from a ``forward`` / ``adjoint`` pair of callables (no shape checks).
+    """A linear operator from a ``forward`` / ``adjoint`` pair of callables.
 
     Parameters
     ----------
@@ -71,10 +71,13 @@ class FunctionOp(LinOp):
         ``x ↦ A x``.
     adjoint : callable
         ``y ↦ Aᴴ y``.
+    in_shape, out_shape : tuple of int
+        Trailing shapes (checked; default ``()``: no check, but then the solver needs a given step,
+        since the power iteration for ``1/L`` needs the input shape).
     """
 
-    def __init__(self, forward: Callable, adjoint: Callable):
-        super().__init__((), ())
+    def __init__(self, forward: Callable, adjoint: Callable, in_shape=(), out_shape=()):
+        super().__init__(in_shape, out_shape)
         self._fwd, self._adj = forward, adjoint
 
     def _forward(self, x):
