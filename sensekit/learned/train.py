@@ -128,7 +128,8 @@ def fit(model: torch.nn.Module, sample: Callable, loss: Callable, *, max_iter: i
     penalty : callable, optional
         ``penalty(model) -> Tensor`` added to the loss before the backward pass (not recorded).
     validate : Validation, optional
-        The app's validation metric, scored every ``validate.every`` steps and on the final model (:attr:`TrainResult.validation`).
+        The app's validation metric, scored every ``validate.every`` steps and on the final model
+        (:attr:`TrainResult.validation`).
 
     Returns
     -------

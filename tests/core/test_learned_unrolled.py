@@ -76,7 +76,8 @@ def test_gradients_reach_every_step_and_threshold(name):
     for n, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and (p.grad != 0).all(), n
     assert net.steps().shape == net.thresholds().shape == (5,)
-    assert float(net.steps()[0].detach()) == pytest.approx(0.8) and float(net.thresholds()[0].detach()) == pytest.approx(1.3)
+    assert float(net.steps()[0].detach()) == pytest.approx(0.8)
+    assert float(net.thresholds()[0].detach()) == pytest.approx(1.3)
 
 
 class _Den(torch.nn.Module):
