@@ -244,12 +244,14 @@ def train(cfg: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbac
           command: str = "") -> dict:
     """Train a RIM for mri-recon and save it as ``output/model.pt`` + ``output/model.json``.
 
-    Returns the model card (the JSON document).
+    Runs the common loop :func:`sensekit.learned.train_and_save` (checkpoint every ``checkpoint_every``
+    steps in ``output/checkpoint``, ``--resume`` from it; validation PSNR on four fixed simulated
+    problems at every checkpoint and at the end).  Returns the model card (the JSON document).
     """
     import time
     import sensekit
     from sensekit.core.random import make_generator
-    from sensekit.learned import RIM, fit, load_model, save_model
+    from sensekit.learned import RIM, Validation, train_and_save
     from .convert import _sha256
 
     check_train_config(cfg)
@@ -260,41 +262,31 @@ def train(cfg: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbac
     g = make_generator(seed)
     model = RIM(cell=cfg.cell, features=cfg.features, steps=cfg.steps, context=cfg.context,
                 generator=make_generator(seed)).to(device)
-    ckpt = os.path.join(output, "checkpoint")
-    state = None
-    if resume:
-        if not os.path.exists(ckpt + ".pt"):
-            raise ConfigError(f"--resume: no checkpoint {ckpt}.pt in {output}")
-        loaded, _, state = load_model(ckpt, map_location=device, with_extra=True)
-        model.load_state_dict(loaded.state_dict())
     data = [{"file": os.path.basename(p), "sha256": _sha256(p), "frames": int(a.shape[0]),
              "shape": list(a.shape[1:])} for p, a in zip(paths, images)]
     meta = {"app": "mri-recon", "method": "rim", "train_config": dataclasses.asdict(cfg), "seed": seed,
             "training_images": data}
-    val_scores = []
-
-    def on_check(info, m):
-        if cfg.checkpoint_every and info["iter"] % cfg.checkpoint_every == 0:
-            info["val_psnr"] = validation_psnr(m, val)
-            val_scores.append({"iter": info["iter"], "val_psnr": info["val_psnr"]})
-            m.train()
-        for cb in callbacks:
-            cb(info, m)
-
     t0, c0 = time.time(), time.process_time()
-    res = fit(model, sampler, rim_loss(cfg.loss), max_iter=cfg.iterations, lr=cfg.lr,
-              lr_schedule="cosine", lr_min=cfg.lr_min, generator=g,
-              clip=cfg.clip or None, check_every=cfg.check_every, callbacks=[on_check], checkpoint=ckpt,
-              checkpoint_every=cfg.checkpoint_every, checkpoint_meta=meta, resume=state,
-              max_seconds=cfg.max_minutes * 60 if cfg.max_minutes > 0 else None)
-    card = {**meta, "trained_by": command or "sensekit train mri-recon", "sensekit_version": sensekit.__version__,
-            "torch_version": torch.__version__, "device": str(device), "iterations": res.iterations,
-            "stop_reason": res.stop_reason, "train_seconds": round(time.time() - t0, 1),
-            "train_cpu_seconds": round(time.process_time() - c0, 1), "threads": torch.get_num_threads(),
-            "final_loss": res.history[-1]["loss"] if res.history else None,
-            "val_psnr": validation_psnr(res.model, val), "val_history": val_scores,
-            "parameters": sum(p.numel() for p in res.model.parameters()),
-            "loss_history": [{"iter": h["iter"], "loss": h["loss"]}
-                             for h in res.history[:: max(1, len(res.history) // 50)]]}
-    save_model(res.model, os.path.join(output, "model"), meta=card)
-    return card
+
+    def card(res):
+        every = cfg.checkpoint_every
+        return {**meta, "trained_by": command or "sensekit train mri-recon",
+                "sensekit_version": sensekit.__version__,
+                "torch_version": torch.__version__, "device": str(device), "iterations": res.iterations,
+                "stop_reason": res.stop_reason, "train_seconds": round(time.time() - t0, 1),
+                "train_cpu_seconds": round(time.process_time() - c0, 1), "threads": torch.get_num_threads(),
+                "final_loss": res.history[-1]["loss"] if res.history else None,
+                "val_psnr": res.validation,
+                "val_history": [v for v in res.val_history if every and v["iter"] % every == 0],
+                "parameters": sum(p.numel() for p in res.model.parameters()),
+                "loss_history": [{"iter": h["iter"], "loss": h["loss"]}
+                                 for h in res.history[:: max(1, len(res.history) // 50)]]}
+
+    _, doc = train_and_save(model, sampler, rim_loss(cfg.loss), output=output, max_iter=cfg.iterations, card=card,
+                            meta=meta, resume=resume, device=device, lr=cfg.lr, lr_schedule="cosine",
+                            lr_min=cfg.lr_min, generator=g, clip=cfg.clip or None, check_every=cfg.check_every,
+                            callbacks=callbacks, checkpoint_every=cfg.checkpoint_every,
+                            validate=Validation(lambda m: validation_psnr(m, val), "val_psnr",
+                                                every=cfg.checkpoint_every),
+                            max_seconds=cfg.max_minutes * 60 if cfg.max_minutes > 0 else None)
+    return doc

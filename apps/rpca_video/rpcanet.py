@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from sensekit.learned.io import register_model
 from sensekit.sim import video_sequence
 
 
@@ -95,6 +96,9 @@ class RPCANet(nn.Module):
         for st in self.stages:
             X, B, T = st(X, T, P)
         return {"background": B, "target": T, "restored": X}
+
+
+register_model("rpcanet", "sensekit.apps.rpca_video.rpcanet:RPCANet")
 
 
 def soft_iou_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None,

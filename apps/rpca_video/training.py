@@ -3,10 +3,12 @@
 Data: :func:`.rpcanet.synthetic_batch` (random :func:`sensekit.sim.video_sequence` scenes: 1–4 objects,
 noise, drift, waving-leaves texture in half, camera jitter in a quarter; one frame of each with the
 clip's temporal median as the background prior). Loss: SoftIoU(σ(T_K), mask) + 0.01·MSE(D_K, D) over the
-scored pixels (RPCANet's). Adam through :func:`sensekit.learned.train.fit`. After training the model is
+scored pixels (RPCANet's). Adam through the common loop :func:`sensekit.learned.train.train_and_save`
+(seeded, resumable, time budget, validation metric ``val_f_measure``). After training the model is
 scored (pooled F-measure) on a held-out synthetic clip next to the temporal median on the same clip, and
 both numbers go in the card. Files: ``model.pt`` (the state dict, read back with ``weights_only=True``)
-and ``model.json`` (the card: architecture, data, steps, time, scores, command).
+and ``model.json`` (the card: architecture, data, steps, time, scores, command), written through the model registry
+(kind ``rpcanet``).
 """
 from __future__ import annotations
 
@@ -53,12 +55,27 @@ def _eval(model, device, seed: int = 12345) -> dict:
             "eval_f_measure_median": f_measure(pr_counts(med["mask"], gt))["f_measure"]}
 
 
+def _net_f_measure(model, device, seed: int = 12345) -> float:
+    """The validation metric: pooled F-measure of the network's mask on the held-out clip of :func:`_eval`."""
+    from sensekit.metrics import f_measure, pr_counts
+    from sensekit.sim import video_sequence
+
+    from .rpcanet import apply
+    X, gt = video_sequence(60, (48, 64), generator=torch.Generator().manual_seed(seed), objects=3, noise=0.02,
+                           drift=0.1, sizes=(0.08, 0.2), speeds=(0.8, 2.0))
+    return f_measure(pr_counts(apply(model, X.to(device))["mask"].cpu(), gt))["f_measure"]
+
+
 def train(cfg: TrainConfig, output: str, *, seed=0, device="cpu", callbacks=(), resume=False, command="") -> dict:
-    from sensekit.learned.train import fit
+    """Train an RPCANet and write ``output/model.pt`` + ``output/model.json`` (the card).
+
+    Runs the common loop :func:`sensekit.learned.train_and_save`: a resumable checkpoint
+    ``output/checkpoint`` every ``check_every`` steps (``--resume`` continues from it), the validation
+    metric ``val_f_measure`` (the network's F-measure on the held-out clip) on the final model.
+    """
+    from sensekit.learned.train import Validation, train_and_save
 
     from .rpcanet import RPCANet, rpcanet_loss, synthetic_batch
-    if resume:
-        raise ConfigError("rpca-video training has no resumable checkpoint; start a new run (it is short)")
     dev = torch.device(device)
     torch.manual_seed(seed)
     model = RPCANet(stages=cfg.stages, width=cfg.channels, depth_b=cfg.depth_b, depth_t=cfg.depth_t).to(dev)
@@ -72,27 +89,29 @@ def train(cfg: TrainConfig, output: str, *, seed=0, device="cpu", callbacks=(), 
         return rpcanet_loss(m(b["frames"], b["prior"]), b["frames"], b["target"], b["valid"])
 
     t0 = time.perf_counter()
-    res = fit(model, sample, loss, max_iter=cfg.iterations, lr=cfg.lr, generator=gen, check_every=cfg.check_every,
-              callbacks=callbacks, max_seconds=cfg.max_seconds or None)
-    secs = time.perf_counter() - t0
-    model.eval()
-    card = {"model": "rpcanet", "method": "rpcanet", "config": model.config,
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "training": dataclasses.asdict(cfg), "seed": int(seed), "device": str(dev),
-            "data": "rpcanet.synthetic_batch: random sensekit.sim.video_sequence scenes (1-4 objects, noise 0-0.03, "
-                    "drift, texture in half, jitter in a quarter), one frame each with the clip's temporal median "
-                    "as the prior",
-            "loss": "SoftIoU(sigmoid(T_K), mask) + 0.01 MSE(D_K, D) over scored pixels",
-            "iterations": int(res.iterations), "stop_reason": res.stop_reason, "train_seconds": round(secs, 2),
-            "final_loss": float(res.history[-1]["loss"]) if res.history else float("nan"),
-            "history": res.history[-5:], "command": command, "torch_version": torch.__version__}
-    card.update(_eval(model, dev))
-    os.makedirs(output, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, os.path.join(output, "model.pt"))
-    with open(os.path.join(output, "model.json"), "w") as fh:
-        json.dump(card, fh, indent=2, default=str)
-        fh.write("\n")
-    return card
+
+    def card(res):
+        secs = time.perf_counter() - t0
+        doc = {"model": "rpcanet", "method": "rpcanet", "config": model.config,
+               "parameters": int(sum(p.numel() for p in model.parameters())),
+               "training": dataclasses.asdict(cfg), "seed": int(seed), "device": str(dev),
+               "data": "rpcanet.synthetic_batch: random sensekit.sim.video_sequence scenes (1-4 objects, noise "
+                       "0-0.03, drift, texture in half, jitter in a quarter), one frame each with the clip's "
+                       "temporal median as the prior",
+               "loss": "SoftIoU(sigmoid(T_K), mask) + 0.01 MSE(D_K, D) over scored pixels",
+               "iterations": int(res.iterations), "stop_reason": res.stop_reason, "train_seconds": round(secs, 2),
+               "final_loss": float(res.history[-1]["loss"]) if res.history else float("nan"),
+               "history": res.history[-5:], "command": command, "torch_version": torch.__version__}
+        doc.update(_eval(model, dev))
+        return doc
+
+    _, doc = train_and_save(model, sample, loss, output=output, max_iter=cfg.iterations, card=card,
+                            meta={"app": "rpca-video", "training": dataclasses.asdict(cfg), "seed": int(seed)},
+                            resume=resume, device=dev, lr=cfg.lr, generator=gen, check_every=cfg.check_every,
+                            checkpoint_every=cfg.check_every, callbacks=callbacks,
+                            validate=Validation(lambda m: _net_f_measure(m, dev), "val_f_measure"),
+                            max_seconds=cfg.max_seconds or None)
+    return doc
 
 
 #: the model shipped with sensekit (package data beside this file): weights and card
@@ -117,7 +136,9 @@ def load_rpcanet(path: str, device):
         with open(js) as fh:
             card = json.load(fh)
         model = RPCANet(**card["config"])
-        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+        blob = torch.load(pt, map_location="cpu", weights_only=True)
+        # the shipped file is a bare state dict; `sensekit train` writes the registry's {"state_dict": ...}
+        model.load_state_dict(blob["state_dict"] if "state_dict" in blob else blob)
     except Exception as e:
         raise ConfigError(f"option 'rpcanet_model': cannot load {pt} ({type(e).__name__}: {e})") from None
     return model.to(device).eval(), card

@@ -4,7 +4,14 @@ Training frames: the frames of the given RF files (``rf``, ``frames``) and ``pha
 speckle phantoms simulated at the first file's geometry (:mod:`sensekit.sim.ultrasound`).  Every step
 draws ``batch`` frames, a DPS mask per frame (Gumbel top-k, straight-through), beamforms the kept
 elements (DAS, linear in the element weights) and refines the sub-aperture B-mode with the CNN; the
-loss is the MSE against the full-aperture B-mode (dB / dynamic range), the DPS task loss.
+loss is the MSE against the full-aperture B-mode (dB / dynamic range), the DPS task loss.  Training goes
+through the common loop :func:`sensekit.learned.train.train_and_save` (seeded, resumable from
+``output/checkpoint``, time budget, progress); its validation metric ``val_bmode_psnr`` is the PSNR of the
+refined B-mode of the deployed top-M mask on ``VAL_PHANTOMS`` phantoms of their own seed.
+
+The refinement CNN is not an unrolled solver (the B-mode is not linear in anything the net could take a
+data-consistency step on); the unrolled recovery net of the channel-data variant (``SubsampleNet``) is
+:class:`sensekit.learned.sampling.UnrolledProxGrad`, built on :class:`sensekit.learned.unrolled.Unrolled`.
 
 Why the image domain: recovering the missing elements' RF first (``SubsampleNet``, an unrolled
 proximal-gradient net on channel data trained on RF MSE) did not learn on this data (see HANDOFF.md):
@@ -25,6 +32,10 @@ import torch
 
 from sensekit.app.base import option
 from sensekit.io.errors import ConfigError
+
+
+#: synthetic speckle phantoms (own seed) on which the validation metric is scored
+VAL_PHANTOMS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,14 +100,12 @@ def _ssim(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
 
 def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbacks=(), resume: bool = False,
           command: str = "") -> dict:
-    from sensekit.learned.io import save_model
-    from sensekit.learned.sampling import BModeDPS, train_dps
+    from sensekit.learned.sampling import BModeDPS, dps_entropy_penalty, dps_param_groups
+    from sensekit.learned.train import Validation, train_and_save
     from sensekit.sim.ultrasound import REAL_DISK_PROBE
     from .methods import Imager, lowpass_mask, n_keep, random_mask, uniform_mask
     from .readers import parse_frames, read_rf
 
-    if resume:
-        raise ConfigError("us-subsample training has no resume (runs are minutes long); start it again")
     if config.z_max <= config.z_min:
         raise ConfigError("options 'z_min'/'z_max': empty depth range")
     t_start = time.perf_counter()
@@ -151,26 +160,45 @@ def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", call
             value = value + config.ssim_weight * (1.0 - _ssim(est, target))
         return value
 
-    info = train_dps(model, sample, loss, iterations=config.iterations, lr=config.lr, logit_lr=config.logit_lr,
-                     entropy=config.entropy, generator=g, max_seconds=config.max_seconds or None,
-                     check_every=config.check_every, callbacks=callbacks)
-    mask = model.mask().cpu()
-    card = {
-        "task": "us-subsample: DPS receive-element mask + B-mode refinement CNN, trained on the B-mode MSE",
-        "mask": torch.nonzero(mask).ravel().tolist(),
-        "rate": config.rate, "dx": config.dx, "dz": config.dz, "fnumber": config.fnumber,
-        "dynamic_range": config.dynamic_range,
-        "training": {"config": dataclasses.asdict(config), "seed": seed, "command": command,
-                     "device": str(device), "threads": torch.get_num_threads(), "files": files,
-                     "n_frames": len(frames), "geometry": attrs, "elements": E, "samples": S,
-                     "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-                     "history": info["history"], "iterations": info["iterations"],
-                     "stop_reason": info["stop_reason"], "train_seconds": info["seconds"],
-                     "wall_seconds": time.perf_counter() - t_start},
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "method": "dps", "iterations": info["iterations"], "train_seconds": round(info["seconds"], 1),
-        "final_loss": info["history"][-1]["loss"] if info["history"] else float("nan"),
-    }
-    os.makedirs(output, exist_ok=True)
-    save_model(model.cpu(), os.path.join(output, "model"), meta=card)
-    return card
+    # validation: B-mode PSNR (dB) of the deployed (top-M) mask + CNN on phantoms never trained on
+    gv = torch.Generator().manual_seed(seed + 10_000)
+    val_iqs = [rf2iq(f.to(device), im.fs, im.fc, t0=im.t0) for f in _sim_bank(attrs, E, S, VAL_PHANTOMS, gv)]
+    with torch.no_grad():
+        val_D = torch.stack([im.plan(q, per_element=True) for q in val_iqs])
+        val_target = torch.stack([model.normalised_bmode(im.plan(q)[None])[0] for q in val_iqs])
+
+    def val_psnr(mod):
+        est, _ = mod(val_D, shape)
+        return float(10 * torch.log10(1.0 / ((est.clamp(0, 1) - val_target) ** 2).mean().clamp_min(1e-20)))
+
+    def card(res):
+        mask = model.mask().cpu()
+        stop = "iterations" if res.stop_reason == "max_iter" else res.stop_reason
+        return {
+            "task": "us-subsample: DPS receive-element mask + B-mode refinement CNN, trained on the B-mode MSE",
+            "mask": torch.nonzero(mask).ravel().tolist(),
+            "rate": config.rate, "dx": config.dx, "dz": config.dz, "fnumber": config.fnumber,
+            "dynamic_range": config.dynamic_range,
+            "training": {"config": dataclasses.asdict(config), "seed": seed, "command": command,
+                         "device": str(device), "threads": torch.get_num_threads(), "files": files,
+                         "n_frames": len(frames), "geometry": attrs, "elements": E, "samples": S,
+                         "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
+                         "history": res.history, "iterations": res.iterations,
+                         "stop_reason": stop, "train_seconds": res.seconds,
+                         "wall_seconds": time.perf_counter() - t_start,
+                         "validation": f"{VAL_PHANTOMS} speckle phantoms of seed {seed + 10_000} (never trained "
+                                       "on): PSNR (dB) of the refined B-mode of the top-M mask, data range 1 "
+                                       "(= the dynamic range)"},
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "method": "dps", "iterations": res.iterations, "train_seconds": round(res.seconds, 1),
+            "final_loss": res.history[-1]["loss"] if res.history else float("nan"),
+        }
+
+    res, doc = train_and_save(
+        model, sample, lambda mod, batch: loss(mod, batch, g), output=output, max_iter=config.iterations, card=card,
+        meta={"app": "us-subsample", "training": dataclasses.asdict(config), "seed": seed}, resume=resume,
+        device=device, generator=g, lr=config.lr, param_groups=dps_param_groups(config.lr, config.logit_lr),
+        penalty=dps_entropy_penalty(config.entropy), max_seconds=config.max_seconds or None,
+        check_every=config.check_every, checkpoint_every=config.check_every, callbacks=callbacks,
+        validate=Validation(val_psnr, "val_bmode_psnr"))
+    return doc
