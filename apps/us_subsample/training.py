@@ -7,7 +7,7 @@ elements (DAS, linear in the element weights) and refines the sub-aperture B-mod
 loss is the MSE against the full-aperture B-mode (dB / dynamic range), the DPS task loss.  Training goes
 through the common loop :func:`sensekit.learned.train.train_and_save` (seeded, resumable from
 ``output/checkpoint``, time budget, progress); its validation metric ``val_bmode_psnr`` is the PSNR of the
-refined B-mode of the deployed top-M mask on ``VAL_PHANTOMS`` phantoms of their own seed.
+refined B-mode of the deployed top-M mask on ``VAL_PHANTOMS`` (1) phantom of its own seed.
 
 The refinement CNN is not an unrolled solver (the B-mode is not linear in anything the net could take a
 data-consistency step on); the unrolled recovery net of the channel-data variant (``SubsampleNet``) is
@@ -35,7 +35,7 @@ from sensekit.io.errors import ConfigError
 
 
 #: synthetic speckle phantoms (own seed) on which the validation metric is scored
-VAL_PHANTOMS = 2
+VAL_PHANTOMS = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +186,7 @@ def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", call
                          "history": res.history, "iterations": res.iterations,
                          "stop_reason": stop, "train_seconds": res.seconds,
                          "wall_seconds": time.perf_counter() - t_start,
-                         "validation": f"{VAL_PHANTOMS} speckle phantoms of seed {seed + 10_000} (never trained "
+                         "validation": f"{VAL_PHANTOMS} speckle phantom(s) of seed {seed + 10_000} (never trained "
                                        "on): PSNR (dB) of the refined B-mode of the top-M mask, data range 1 "
                                        "(= the dynamic range)"},
             "parameters": int(sum(p.numel() for p in model.parameters())),
