@@ -585,10 +585,11 @@ def train_cmd(app_name, output_dir, sets, config_file, seed, device, resume, qui
         finally:
             bar.close()
         if not quiet:
+            metric = card.get("val_metric", "val_psnr")      # the app's own validation metric
             click.echo(f"{app.name}: trained {card.get('method', 'model')} ({card.get('parameters', '?')} parameters) "
                        f"iterations={card.get('iterations')} time={card.get('train_seconds')}s "
                        f"loss={card.get('final_loss', float('nan')):.4g} "
-                       f"val_psnr={card.get('val_psnr', float('nan')):.2f}")
+                       f"{metric}={card.get(metric, float('nan')):{'.2f' if 'psnr' in metric else '.4g'}}")
             click.echo(f"wrote {os.path.join(out, 'model.pt')} and model.json")
 
 
