@@ -76,7 +76,7 @@ class Config:
     ml_init: str = option("fft", "ml: initial estimate", choices=("fft", "plain"))
     oversample: int = option(2, "krosbl: grid points per compressed FFT cell in every dimension", min=2, max=8)
     sbl_iter: int = option(150, "krosbl: EM iterations at most", min=1)
-    sbl_tol: float = option(1e-4, "krosbl: stop when the prior variances change by less than this (relative)",
+    sbl_tol: float = option(1e-3, "krosbl: stop when the prior variances change by less than this (relative)",
                             min=0.0)
     esprit_rows: int = option(512, "esprit: largest sub-block (mA*mK*mL, the covariance size); sizes whose "
                                    "minimum sub-block (1/8 of every dimension) exceeds it are refused", min=8,
@@ -296,9 +296,9 @@ class ISAC(App):
         if init == "krosbl":
             # the SBL solve (sensekit.solvers.solve) first, then the refinement's iterations
             hist = [{"stage": "krosbl", **h} for h in info["sbl_history"]] + [{"stage": "refine", **hist[0]}]
-            iters += info["sbl_iterations"]
+            iters += info["sbl_iterations"] + info["compressed_refine_iterations"]
             reason = f"krosbl: {info['sbl_stop_reason']}; refine: {reason}"
-            extra = {"sbl_iterations": info["sbl_iterations"], "grid": info["grid"]}
+            extra = {"sbl_iterations": info["sbl_iterations"], "grid": info["grid"], "rounds": info["rounds"]}
         return RunOutput(outputs={"targets": torch.from_numpy(table)}, iterations=int(iters),
                          info={"stop_reason": reason, "history": hist, "orders": info.get("orders"),
                                "N": N, **extra})

@@ -473,7 +473,7 @@ def krosbl(H: torch.Tensor, *, factors, shifts, oversample: int, pfa: float, max
     sh = np.array(shifts, dtype=np.float64)
     Phi = np.zeros((0, 3))                                          # compressed-rate frequencies
     R = Hc
-    hist, iters, reasons, s2 = [], 0, [], float("nan")
+    hist, iters, citers, reasons, s2 = [], 0, 0, [], float("nan")
     floor = NUMERICAL_FLOOR * energy(Hc) / Hc.numel()
     for rnd in range(max_rounds):
         problem = KronSBLProblem.build(mats, R, None)
@@ -496,13 +496,14 @@ def krosbl(H: torch.Tensor, *, factors, shifts, oversample: int, pfa: float, max
         F_new = np.array([[grids[m][int(i[m])] for m in range(3)] for i in idx.tolist()]).reshape(-1, 3)
         Phi = np.concatenate([Phi, wrap(fac[None] * (F_new + sh[None]))])
         Phi, gc, _, it, _ = refine(Hc, Phi)
-        iters += it
+        citers += it
         R = Hc - synthesize_tensor(Phi, gc, shape_c, H.device)
         if n_targets is not None and len(Phi) >= n_targets:
             break
     F = wrap(Phi / fac[None] - sh[None]).reshape(-1, 3)
     info = {"compressed_shape": shape_c, "grid": tuple(len(g) for g in grids), "noise_var": s2 * nfac,
-            "rounds": len(reasons), "sbl_iterations": iters, "sbl_stop_reason": "; ".join(reasons),
+            "rounds": len(reasons), "sbl_iterations": iters,
+            "compressed_refine_iterations": citers, "sbl_stop_reason": "; ".join(reasons),
             "sbl_history": hist}
     return F, gains_ls(H, F), info
 
