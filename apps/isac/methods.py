@@ -453,7 +453,10 @@ def krosbl(H: torch.Tensor, *, factors, shifts, oversample: int, pfa: float, max
        acceptance scene: 1 of 4 found; exact AM from the flat start finds all but takes ~10 s unpruned).
        So after each solve the detections are refined jointly by :func:`refine` *on the compressed
        tensor* (a compressed atom is a harmonic of frequency Δ(f + s) times a constant) and subtracted,
-       and KroSBL runs again on the residual, until a round detects nothing (or ``max_rounds``).
+       and KroSBL runs again on the residual, until a round detects nothing (or ``max_rounds``). A round
+       runs only if some grid atom's matched-filter energy on the residual exceeds the same threshold over
+       the residual's mean energy per sample (≥ σ²): the final round, which would find nothing and prune
+       nothing (the costliest), is skipped.
 
     Returns ``(F, gains, info)`` with the solver's iterations, stop reasons and history (all rounds).
     """
@@ -475,7 +478,18 @@ def krosbl(H: torch.Tensor, *, factors, shifts, oversample: int, pfa: float, max
     R = Hc
     hist, iters, citers, reasons, s2 = [], 0, 0, [], float("nan")
     floor = NUMERICAL_FLOOR * energy(Hc) / Hc.numel()
+    e0 = energy(Hc)
     for rnd in range(max_rounds):
+        # gate (a grid GLRT): another round only when some grid atom's matched-filter energy on the residual
+        # exceeds the threshold over the residual's mean energy per sample (an upper bound of σ²); the
+        # round that would find nothing (the costliest: nothing to prune) is skipped
+        eR = energy(R)
+        if eR <= NUMERICAL_FLOOR * e0:
+            break
+        C = contract(R, mats)
+        mf = float(((C.abs() ** 2).sum(0) / Ea).max())
+        if mf <= kappa * eR / R.numel() * S:
+            break
         problem = KronSBLProblem.build(mats, R, None)
         solver = KronSBL(mstep="am", max_iter=max_iter, tol=tol)
         res = solve(solver, problem, callbacks=callbacks)

@@ -14,6 +14,16 @@ from sensekit.sim.ofdm import synthesize
 APP = get_app("isac")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small tensors (<= 16 x 128 x 64): a second thread only adds contention (measured: KroSBL 5x slower on the
+    # loaded 2-core test machine with the suite's 2 threads)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _scene(seed, **sim):
     g = torch.Generator().manual_seed(seed)
     arrays, attrs = APP.simulate(make_config(APP.SimConfig, sim), g)
@@ -67,7 +77,7 @@ def _pooled(method, trials, opts=None):
 
 
 # RMSE / CRB bounds: measured values (seeds 1000.., 10 dB per RE, 16 x 128 x 64, 4 targets) with headroom
-BOUNDS = {"krosbl": (5, (2.0, 2.0, 2.0)),         # measured 8 trials (sbl_tol 1e-4): 1.09 / 0.88 / 0.97
+BOUNDS = {"krosbl": (10, (2.0, 2.0, 2.0)),        # measured 20 trials: 1.13 / 0.98 / 0.92
           "sequential": (10, (3.0, 7.0, 2.0)),     # measured 20 trials: 2.11 / 5.40 / 1.14
           "esprit": (10, (3.0, 3.5, 11.0))}        # measured 20 trials: 2.20 / 2.41 / 8.01
 
