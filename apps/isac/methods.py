@@ -54,10 +54,23 @@ def contract(H: torch.Tensor, mats) -> torch.Tensor:
     return X
 
 
+_ENERGY_CACHE: dict = {}
+
+
 def energy(H: torch.Tensor) -> float:
-    """‖H‖² without a full-size temporary (one BLAS dot on the real view)."""
+    """‖H‖² without a full-size temporary (one BLAS dot on the real view).
+
+    The value of the last large tensor is remembered (keyed on its storage, shape and in-place version
+    counter): PLAIN, the refinement and the pruning all need ‖H‖² of the same channel, one pass each before.
+    """
+    key = (H.data_ptr(), tuple(H.shape), tuple(H.stride()), H._version, H.dtype, str(H.device))
+    if H.numel() >= 1 << 20 and _ENERGY_CACHE.get("key") == key:
+        return _ENERGY_CACHE["value"]
     v = torch.view_as_real(H.contiguous()).reshape(-1)
-    return float(torch.dot(v, v))
+    e = float(torch.dot(v, v))
+    if H.numel() >= 1 << 20:
+        _ENERGY_CACHE.update(key=key, value=e)
+    return e
 
 
 def detection_threshold(pfa: float, n_tests: int, snapshots: int) -> float:
@@ -95,8 +108,14 @@ def compress(H: torch.Tensor, factors, kind: str, shifts=(0.0, 0.0, 0.0)):
                 continue
             shape = list(X.shape)
             X5 = X.reshape(shape[:1 + m] + [M, d] + shape[2 + m:])
-            w = steering([sh], d, device=H.device).reshape(-1) / d
-            X = torch.tensordot(X5, w, dims=([2 + m], [0])) if m < 2 else torch.matmul(X5, w)
+            if sh:
+                w = steering([sh], d, device=H.device).reshape(-1) / d
+                X = torch.tensordot(X5, w, dims=([2 + m], [0])) if m < 2 else torch.matmul(X5, w)
+            else:   # plain block mean: d strided adds (streaming) instead of a batched gemv
+                X = X5.select(2 + m, 0).clone()
+                for i in range(1, d):
+                    X += X5.select(2 + m, i)
+                X /= d
             if sh:
                 ph = steering([sh * d], M, device=H.device).reshape(-1)
                 X = X * ph.reshape([-1 if i == 1 + m else 1 for i in range(4)])
@@ -392,6 +411,18 @@ def refine(H: torch.Tensor, F, *, max_iter: int = 30, tol: float = 1e-10, stat_t
             if var is not None and np.all(np.abs(delta) <= stat_tol * np.sqrt(var)):
                 reason = f"step<{stat_tol:g} std"
                 break
+            # the next Gauss-Newton step is known from this pass (grad, Nmat at the new F): when it is below
+            # stat_tol of the standard deviation, stop without the pass that would take it (the iterate is
+            # within stat_tol std of the stationary point); saves one pass over the data per refinement
+            if var is not None:
+                try:
+                    nxt = torch.linalg.solve(Nmat + mu * torch.diag(torch.diag(Nmat).clamp(min=1e-300)),
+                                             grad).cpu().numpy()
+                except RuntimeError:
+                    nxt = None
+                if nxt is not None and np.all(np.abs(nxt) <= stat_tol * np.sqrt(var)):
+                    reason = f"next step<{stat_tol:g} std"
+                    break
     return F, g.cpu().numpy(), cost, it, reason
 
 
