@@ -1,4 +1,13 @@
-"""The isac app: angle / range / radial velocity of point targets from an OFDM channel tensor."""
+"""The isac app: angle / range / radial velocity of point targets from an OFDM channel tensor.
+
+Methods (``--method``; objectives and papers in :mod:`apps.isac.methods`): ``plain`` (PLAIN, Tahir,
+Svoboda & Rupp, arXiv 2503.21242: compression, decoupled 1-D subspace estimation, tensor-OMP fusion, ML
+refinement), ``fft`` (3-D periodogram), ``ml`` (variable-projection ML from fft or plain), ``krosbl``
+(Kronecker SBL, He & Joseph, arXiv 2307.14719, on the compressed angle × delay × Doppler grid, in rounds,
+detection from the recovered support, ML refinement), ``sequential`` (angle → delay → Doppler, each by FB
+covariance + MDL + unitary ESPRIT after zero-forcing the previous stage) and ``esprit`` (joint 3-D ESPRIT
+with spatial smoothing, Hua 1992, paired by one eigenvector set; refused beyond ``esprit_rows``).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -72,7 +81,8 @@ class Config:
     pad: int = option(2, "fft: zero-padding factor per dimension (off-grid peaks by 3-point interpolation)",
                       min=1, max=16)
     window: str = option("hann", "fft: window per dimension", choices=("hann", "rect"))
-    rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped", min=0.0)
+    rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped; "
+                                 "sequential: the same for the delay / Doppler sources of one slice", min=0.0)
     ml_init: str = option("fft", "ml: initial estimate", choices=("fft", "plain"))
     oversample: int = option(2, "krosbl: grid points per compressed FFT cell in every dimension", min=2, max=8)
     sbl_iter: int = option(150, "krosbl: EM iterations at most", min=1)
@@ -267,7 +277,7 @@ class ISAC(App):
                                   callbacks=callbacks)
             info["factors"] = fac
         elif init == "sequential":
-            F, g, info = M.sequential(H, criterion=config.criterion)
+            F, g, info = M.sequential(H, criterion=config.criterion, rel_db=config.rel_db)
         elif init == "esprit":
             if M.esprit_subarray(geo.shape, config.esprit_rows) is None:
                 need = int(np.prod([max(2, -(-n // 8)) for n in geo.shape]))

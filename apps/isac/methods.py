@@ -561,15 +561,20 @@ def synthesize_tensor(F, g, shape, device) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------- sequential
-def _order_and_esprit(x: torch.Tensor, *, criterion: str, subarray: int | None = None):
+def _order_and_esprit(x: torch.Tensor, *, criterion: str, subarray: int | None = None, rel_db: float | None = None):
     """Model order (``criterion`` on the FB covariance eigenvalues) and unitary-ESPRIT frequencies of the
-    snapshots x (n, M), optionally spatially smoothed (subarrays of ``subarray``: one snapshot works)."""
+    snapshots x (n, M), optionally spatially smoothed (subarrays of ``subarray``: one snapshot works).
+    With ``rel_db`` only signal eigenvalues (above the noise mean) within ``rel_db`` of the largest count."""
     R = sample_covariance(x, fb=True, subarray=subarray)
     M = R.shape[-1]
     n = x.shape[0] * (x.shape[1] - M + 1)
     lam = torch.linalg.eigvalsh(R)
     k = int(model_order(lam, n, criterion=criterion))
     k = min(k, int((lam > NUMERICAL_FLOOR * lam.max()).sum()), M - 2)
+    if rel_db is not None and k > 0:
+        noise = float(lam[:M - k].mean())
+        sig = lam.flip(0)[:k] - noise
+        k = int((sig >= float(sig[0]) * 10 ** (-rel_db / 10)).sum())
     if k <= 0:
         return np.zeros(0)
     return unitary_esprit(R, k).double().cpu().numpy()
@@ -580,7 +585,7 @@ def _zf(V: torch.Tensor) -> torch.Tensor:
     return V @ torch.linalg.inv(V.mH @ V)
 
 
-def sequential(H: torch.Tensor, *, criterion: str):
+def sequential(H: torch.Tensor, *, criterion: str, rel_db: float):
     """Dimension-by-dimension estimation (angle, then delay per angle, then Doppler per angle–delay pair).
 
     1. Angle: unfold the antenna mode (every subcarrier and symbol a snapshot), FB covariance, model order
@@ -590,6 +595,11 @@ def sequential(H: torch.Tensor, *, criterion: str):
        snapshots).
     3. Per angle–delay pair: zero-forcing over that angle's delays, the symbol vector (one snapshot per
        data snapshot); Doppler by FB covariance with spatial smoothing (subarray ⌈L/2⌉+1) and unitary ESPRIT.
+
+    In stages 2 and 3 a signal eigenvalue (minus the noise mean) more than ``rel_db`` below the slice's
+    largest is not counted: the zero-forcing leaves the other targets' leakage (their angle / delay
+    estimation errors times their gains), coherent over the slice, which MDL counts as sources (measured
+    at 64 × 512 × 128, 10 dB: 1025 false targets without this rule).
 
     Every stage fixes its model order before the next: errors propagate (the classic sequential design;
     e.g. the per-dimension pipelines surveyed by Zhang et al., "Enabling joint communication and radar
@@ -603,13 +613,13 @@ def sequential(H: torch.Tensor, *, criterion: str):
         Z = torch.matmul(Wa.mH, H.reshape(S, A, K * L)).reshape(S, len(fa), K, L)
         for i, f0 in enumerate(fa):
             Zi = Z[:, i]                                            # (S, K, L)
-            fk = _order_and_esprit(Zi.transpose(1, 2).reshape(-1, K), criterion=criterion)
+            fk = _order_and_esprit(Zi.transpose(1, 2).reshape(-1, K), criterion=criterion, rel_db=rel_db)
             if not len(fk):
                 continue
             Wk = _zf(steering(fk, K, device=H.device))
             Y = torch.matmul(Wk.mH, Zi)                             # (S, Pk, L)
             for j, f1 in enumerate(fk):
-                fl = _order_and_esprit(Y[:, j], criterion=criterion, subarray=L // 2 + 1)
+                fl = _order_and_esprit(Y[:, j], criterion=criterion, subarray=L // 2 + 1, rel_db=rel_db)
                 rows += [(f0, f1, f2) for f2 in fl]
     F = wrap(np.array(rows, dtype=np.float64).reshape(-1, 3))
     return F, gains_ls(H, F), {"angles": len(fa)}
