@@ -31,8 +31,8 @@ app = get_app("isac")
 snrs = [-20, 0, 20] if QUICK else list(range(-20, 21, 5))
 trials = 1 if QUICK else 10
 methods = {"plain": {}, "plain, no refinement": {"refine": "off"}, "fft": {"method": "fft"},
-           "fft + ML": {"method": "ml"}, "krosbl": {"method": "krosbl", **({"sbl_iter": 30} if QUICK else {})}, "sequential": {"method": "sequential"},
-           "esprit": {"method": "esprit"}}
+           "fft + ML": {"method": "ml"}, "krosbl": {"method": "krosbl", **({"sbl_iter": 30} if QUICK else {})},
+           "sequential": {"method": "sequential"}, "esprit": {"method": "esprit"}}
 res = {name: {k: [] for k in ("angle", "range", "velocity", "miss")} for name in methods}
 crbs = {k: [] for k in ("angle", "range", "velocity")}
 keys = {"angle": "angle_deg2", "range": "range_m2", "velocity": "velocity_mps2"}
