@@ -36,8 +36,9 @@ METHODS = {
     "fft": "3-D zero-padded windowed periodogram, local maxima above a CFAR-like and a relative threshold",
     "ml": "joint maximum likelihood (variable projection, Levenberg-Marquardt) started from fft or plain",
     "krosbl": "Kronecker-structured sparse Bayesian learning (He & Joseph; sensekit.solvers KroSBL) on an "
-              "angle x delay x Doppler grid of the compressed tensor, targets = local maxima of the posterior "
-              "power above the noise threshold, then joint ML refinement",
+              "angle x delay x Doppler grid of the block-averaged tensor (plain's factors), in rounds (targets = "
+              "local maxima of the posterior power above the noise threshold, refined and subtracted), then "
+              "joint ML refinement",
     "sequential": "dimension by dimension: angle (FB covariance, MDL/AIC, unitary ESPRIT), then delay per "
                   "zero-forced angle, then Doppler per zero-forced angle-delay pair (no refinement by default)",
     "esprit": "joint 3-D ESPRIT: spatial smoothing of (mA, mK, mL) sub-blocks, FB covariance, MDL/AIC, "
