@@ -1,4 +1,13 @@
-"""The isac app: angle / range / radial velocity of point targets from an OFDM channel tensor."""
+"""The isac app: angle / range / radial velocity of point targets from an OFDM channel tensor.
+
+Methods (``--method``; objectives and papers in :mod:`apps.isac.methods`): ``plain`` (PLAIN, Tahir,
+Svoboda & Rupp, arXiv 2503.21242: compression, decoupled 1-D subspace estimation, tensor-OMP fusion, ML
+refinement), ``fft`` (3-D periodogram), ``ml`` (variable-projection ML from fft or plain), ``krosbl``
+(Kronecker SBL, He & Joseph, arXiv 2307.14719, on the compressed angle × delay × Doppler grid, in rounds,
+detection from the recovered support, ML refinement), ``sequential`` (angle → delay → Doppler, each by FB
+covariance + MDL + unitary ESPRIT after zero-forcing the previous stage) and ``esprit`` (joint 3-D ESPRIT
+with spatial smoothing, Hua 1992, paired by one eigenvector set; refused beyond ``esprit_rows``).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +35,18 @@ METHODS = {
              "tensor-OMP fusion on the full data, then joint ML refinement",
     "fft": "3-D zero-padded windowed periodogram, local maxima above a CFAR-like and a relative threshold",
     "ml": "joint maximum likelihood (variable projection, Levenberg-Marquardt) started from fft or plain",
+    "krosbl": "Kronecker-structured sparse Bayesian learning (He & Joseph; sensekit.solvers KroSBL) on an "
+              "angle x delay x Doppler grid of the block-averaged tensor (plain's factors), in rounds (targets = "
+              "local maxima of the posterior power above the noise threshold, refined and subtracted), then "
+              "joint ML refinement",
+    "sequential": "dimension by dimension: angle (FB covariance, MDL/AIC, unitary ESPRIT), then delay per "
+                  "zero-forced angle, then Doppler per zero-forced angle-delay pair (no refinement by default)",
+    "esprit": "joint 3-D ESPRIT: spatial smoothing of (mA, mK, mL) sub-blocks, FB covariance, MDL/AIC, "
+              "shift invariance per dimension paired by one common eigenvector set (no refinement by default)",
 }
+
+#: methods refined by default (refine=auto); the baselines fft, sequential and esprit are reported raw
+REFINED = ("plain", "ml", "krosbl")
 
 #: a detection matches a true target when their normalised distance is below this many FFT cells
 MATCH_CELLS = 1.0
@@ -54,15 +74,24 @@ class Config:
                             choices=("mdl", "aic"))
     pfa: float = option(1e-3, "false-alarm probability of the detection thresholds (per scene)", min=1e-12,
                         max=0.5)
-    refine: str = option("auto", "joint ML refinement of the estimates (auto: on for plain and ml, off for fft)",
+    refine: str = option("auto", "joint ML refinement of the estimates (auto: on for plain, ml and krosbl, off "
+                                 "for fft, sequential and esprit)",
                          choices=("auto", "on", "off"))
     max_iter: int = option(30, "refinement: Levenberg-Marquardt iterations at most", min=0)
     tol: float = option(1e-10, "refinement: stop when the largest step is below this many FFT cells", min=0.0)
     pad: int = option(2, "fft: zero-padding factor per dimension (off-grid peaks by 3-point interpolation)",
                       min=1, max=16)
     window: str = option("hann", "fft: window per dimension", choices=("hann", "rect"))
-    rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped", min=0.0)
+    rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped; "
+                                 "sequential: the same for the delay / Doppler sources of one slice", min=0.0)
     ml_init: str = option("fft", "ml: initial estimate", choices=("fft", "plain"))
+    oversample: int = option(2, "krosbl: grid points per compressed FFT cell in every dimension", min=2, max=8)
+    sbl_iter: int = option(150, "krosbl: EM iterations at most", min=1)
+    sbl_tol: float = option(1e-3, "krosbl: stop when the prior variances change by less than this (relative)",
+                            min=0.0)
+    esprit_rows: int = option(512, "esprit: largest sub-block (mA*mK*mL, the covariance size); sizes whose "
+                                   "minimum sub-block (1/8 of every dimension) exceeds it are refused", min=8,
+                              max=8192)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,10 +271,25 @@ class ISAC(App):
                                  estimator=config.estimator, criterion=config.criterion, n_targets=nt,
                                  pfa=config.pfa)
             info["factors"] = fac if config.compression != "none" else (1, 1, 1)
+        elif init == "krosbl":
+            fac, shifts = self.plain_setup(inputs, config)
+            F, g, info = M.krosbl(H, factors=fac, shifts=shifts, oversample=config.oversample, pfa=config.pfa,
+                                  max_iter=config.sbl_iter, tol=config.sbl_tol, n_targets=nt,
+                                  callbacks=callbacks)
+            info["factors"] = fac
+        elif init == "sequential":
+            F, g, info = M.sequential(H, criterion=config.criterion, rel_db=config.rel_db)
+        elif init == "esprit":
+            if M.esprit_subarray(geo.shape, config.esprit_rows) is None:
+                need = int(np.prod([max(2, -(-n // 8)) for n in geo.shape]))
+                raise ConfigError(f"option esprit_rows: method esprit on a {'x'.join(map(str, geo.shape))} tensor "
+                                  f"needs sub-blocks of >= {need} rows (1/8 of every dimension), more than "
+                                  f"esprit_rows={config.esprit_rows}; raise it or use method plain")
+            F, g, info = M.joint_esprit(H, rows=config.esprit_rows, criterion=config.criterion, n_targets=nt)
         else:
             F, g, info = M.fft(H, pad=config.pad, window=config.window, rel_db=config.rel_db, pfa=config.pfa,
                                n_targets=nt)
-        do_refine = config.refine == "on" or (config.refine == "auto" and method in ("plain", "ml"))
+        do_refine = config.refine == "on" or (config.refine == "auto" and method in REFINED)
         iters, reason = 0, "no refinement"
         if do_refine and len(F):
             F, g, cost, iters, reason = M.refine(H, F, max_iter=config.max_iter, tol=config.tol)
@@ -259,9 +303,16 @@ class ISAC(App):
         table = table[np.argsort(table[:, 0], kind="stable")]
         hist = [{"iter": iters, "targets": len(table),
                  **{k: v for k, v in info.items() if isinstance(v, (int, float))}}]
+        extra = {}
+        if init == "krosbl":
+            # the SBL solve (sensekit.solvers.solve) first, then the refinement's iterations
+            hist = [{"stage": "krosbl", **h} for h in info["sbl_history"]] + [{"stage": "refine", **hist[0]}]
+            iters += info["sbl_iterations"] + info["compressed_refine_iterations"]
+            reason = f"krosbl: {info['sbl_stop_reason']}; refine: {reason}"
+            extra = {"sbl_iterations": info["sbl_iterations"], "grid": info["grid"], "rounds": info["rounds"]}
         return RunOutput(outputs={"targets": torch.from_numpy(table)}, iterations=int(iters),
                          info={"stop_reason": reason, "history": hist, "orders": info.get("orders"),
-                               "N": N})
+                               "N": N, **extra})
 
     def _prune(self, H, F, g, cost, config):
         """Drop refined targets whose fitted energy is below the detection threshold, or that duplicate another."""
