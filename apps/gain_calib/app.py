@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from sensekit.app.base import App, RunOutput, option
+from sensekit.app.options import MethodOptions
 from sensekit.io.errors import ConfigError, InputError
 from sensekit.io.hdf5 import DatasetSpec
 from sensekit.solvers import bilinear as bl
@@ -20,23 +21,55 @@ from sensekit.solvers import bilinear as bl
 RANK_CHECK_FLOPS = 4e9
 
 
+# ---- options: one frozen class per method (what it reads, its defaults, help and bounds); the flat Config that
+# --set / --config / provenance use is built from them (same names, defaults and bounds as before)
+_MAX_ITER = "iterations at most"
+_IGNORE = ("run without a gain_basis present in the input (their linearisation cannot use it; otherwise they "
+           "refuse)")
+
+
 @dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("pgd", "calibration method: " + "; ".join(f"{k}: {v}" for k, v in bl.METHODS.items()),
-                         choices=tuple(bl.METHODS))
-    mu: float = option(0.7, "pgd: step constant mu (signal step mu/(1+sqrt(n/(mp)))^2, gain step that times "
+class PGDOptions:
+    mu: float = option(0.7, "step constant mu (signal step mu/(1+sqrt(n/(mp)))^2, gain step that times "
                             "m/||x0||^2)", min=1e-6, max=10.0)
-    rho: float = option(0.99, "pgd: gain set ||d - 1||_inf <= rho (with mean(d) = 1; rho < 1 keeps gains positive)",
+    rho: float = option(0.99, "gain set ||d - 1||_inf <= rho (with mean(d) = 1; rho < 1 keeps gains positive)",
                         min=1e-6, max=0.999999)
-    accel: str = option("none", "pgd: none (the paper's fixed steps); linesearch (exact step along the projected "
+    accel: str = option("none", "none (the paper's fixed steps); linesearch (exact step along the projected "
                                 "gradient) or cg (Polak-Ribiere+ directions with that exact step): options beyond "
                                 "the paper", choices=bl.ACCELS)
-    max_iter: int = option(5000, "iterations at most (pgd steps, lsq CGLS steps, spectral Lanczos steps)", min=1)
-    tol: float = option(1e-10, "pgd: relative change of (x, d) to stop at; lsq: CGLS relative normal residual; "
-                               "spectral: Lanczos relative residual", min=0.0)
-    check_every: int = option(5, "pgd: evaluate the stop criteria every k iterations", min=1)
-    ignore_gain_basis: bool = option(False, "lsq/spectral: run without a gain_basis present in the input "
-                                            "(their linearisation cannot use it; otherwise they refuse)")
+    max_iter: int = option(5000, "projected-gradient steps at most", min=1)
+    tol: float = option(1e-10, "relative change of (x, d) to stop at", min=0.0)
+    check_every: int = option(5, "evaluate the stop criteria every k iterations", min=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LSQOptions:
+    max_iter: int = option(5000, "CGLS steps at most", min=1)
+    tol: float = option(1e-10, "CGLS relative normal residual to stop at", min=0.0)
+    ignore_gain_basis: bool = option(False, _IGNORE)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectralOptions:
+    max_iter: int = option(5000, "Lanczos steps at most", min=1)
+    tol: float = option(1e-10, "Lanczos relative residual to stop at", min=0.0)
+    ignore_gain_basis: bool = option(False, _IGNORE)
+
+
+@dataclasses.dataclass(frozen=True)
+class InitOptions:
+    pass
+
+
+#: The options of every method; ``OPTIONS.of(cfg)`` is the chosen one's.
+OPTIONS = MethodOptions(
+    option("pgd", "calibration method: " + "; ".join(f"{k}: {v}" for k, v in bl.METHODS.items()),
+           choices=tuple(bl.METHODS)), None,
+    {m: ({"pgd": PGDOptions, "lsq": LSQOptions, "spectral": SpectralOptions, "init": InitOptions}[m], d)
+     for m, d in bl.METHODS.items()}, unused="ignore")
+
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of gain-calib (flat: what --set fills; each method's "
+                                                     "own are PGDOptions, LSQOptions, SpectralOptions).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,13 +208,14 @@ class GainCalib(App):
 
     # ------------------------------------------------------------------ work
     def expected_iterations(self, cfg) -> int:
-        return int(cfg.max_iter)
+        return int(getattr(OPTIONS.of(cfg), "max_iter", cfg.max_iter or 0))
 
     def run(self, inputs, config, *, generator, callbacks=()):
         A = bl._hi(inputs["sensing"])
         y = bl._hi(inputs["measurements"])
         pr = bl.GainCalProblem(A, y, signal_basis=inputs.get("signal_basis"), gain_basis=inputs.get("gain_basis"))
         method = config.method
+        config = OPTIONS.of(config)      # the chosen method's own options
         if method in ("lsq", "spectral") and pr.gain_basis is not None and not config.ignore_gain_basis:
             raise ConfigError(f"method {method} cannot use the input's gain_basis (a subspace of the gains is not "
                               "one of the inverse gains): use --method pgd, or --set ignore_gain_basis=true")

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 
 from sensekit.app.base import App, RunOutput, option
+from sensekit.app.options import MethodOptions
 from sensekit.io.errors import ConfigError, InputError
 from sensekit.io.hdf5 import DatasetSpec
 from sensekit.sim.ofdm import OFDMGeometry, crb, ofdm_channel, random_targets, steering
 
 from . import methods as M
+from .options import CLASSES, Shared
 
 CONVENTIONS = ("per-RE channel estimate (received / transmitted symbols), snapshots x antennas x subcarriers x "
                "symbols; a target at angle t (deg from broadside, + towards higher antenna index), range R (m), "
@@ -52,46 +54,13 @@ REFINED = ("plain", "ml", "krosbl")
 MATCH_CELLS = 1.0
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("plain", "estimator", choices=tuple(METHODS))
-    n_targets: int = option(0, "number of targets when known (0: the channel attribute n_targets if present, "
-                               "else estimated)", min=0, max=1000)
-    compression: str = option("average", "plain: per-dimension compression (average = block means, PLAIN's "
-                                         "default; decimate; multiphase = decimation phases as snapshots; none)",
-                              choices=("average", "decimate", "multiphase", "none"))
-    factors: str = option("auto", "plain: compression factors 'Da,Dk,Dl' or auto (the largest keeping the scene "
-                                  "extent inside the compressed unambiguous interval, compressed size >= "
-                                  "min_compressed)")
-    min_compressed: int = option(16, "plain: smallest compressed size per dimension with factors=auto", min=3)
-    max_range_m: float = option(0.0, "scene extent in range (0: channel attribute max_range_m, else the "
-                                     "unambiguous range c/(2 df))", min=0.0)
-    max_speed_mps: float = option(0.0, "scene extent in |velocity| (0: channel attribute max_speed_mps, else "
-                                       "the unambiguous lambda/(4 Ts))", min=0.0)
-    estimator: str = option("esprit", "plain: 1-D estimator (esprit = unitary ESPRIT, root-music, ls-esprit)",
-                            choices=tuple(M.ESTIMATORS))
-    criterion: str = option("mdl", "plain: model-order criterion on the covariance eigenvalues",
-                            choices=("mdl", "aic"))
-    pfa: float = option(1e-3, "false-alarm probability of the detection thresholds (per scene)", min=1e-12,
-                        max=0.5)
-    refine: str = option("auto", "joint ML refinement of the estimates (auto: on for plain, ml and krosbl, off "
-                                 "for fft, sequential and esprit)",
-                         choices=("auto", "on", "off"))
-    max_iter: int = option(30, "refinement: Levenberg-Marquardt iterations at most", min=0)
-    tol: float = option(1e-10, "refinement: stop when the largest step is below this many FFT cells", min=0.0)
-    pad: int = option(2, "fft: zero-padding factor per dimension (off-grid peaks by 3-point interpolation)",
-                      min=1, max=16)
-    window: str = option("hann", "fft: window per dimension", choices=("hann", "rect"))
-    rel_db: float = option(30.0, "fft: peaks more than this many dB below the strongest are dropped; "
-                                 "sequential: the same for the delay / Doppler sources of one slice", min=0.0)
-    ml_init: str = option("fft", "ml: initial estimate", choices=("fft", "plain"))
-    oversample: int = option(2, "krosbl: grid points per compressed FFT cell in every dimension", min=2, max=8)
-    sbl_iter: int = option(150, "krosbl: EM iterations at most", min=1)
-    sbl_tol: float = option(1e-3, "krosbl: stop when the prior variances change by less than this (relative)",
-                            min=0.0)
-    esprit_rows: int = option(512, "esprit: largest sub-block (mA*mK*mL, the covariance size); sizes whose "
-                                   "minimum sub-block (1/8 of every dimension) exceeds it are refused", min=8,
-                              max=8192)
+#: The options of every method (one frozen class each, in options.py); ``OPTIONS.of(cfg)`` is the chosen one's.
+OPTIONS = MethodOptions(option("plain", "estimator", choices=tuple(METHODS)), Shared,
+                        {m: (CLASSES[m], METHODS[m]) for m in METHODS}, unused="ignore")
+
+#: The flat options of --set / --config / provenance, built from the per-method classes.
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of isac (flat: what --set fills; see options.py "
+                                                     "for each method's own).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,9 +230,10 @@ class ISAC(App):
         geo = inputs["geometry"]
         S = H.shape[0]
         N = H[0].numel()
+        method = config.method
+        config = OPTIONS.of(config)      # the chosen method's options (shared ones included)
         nt = config.n_targets or int(inputs.get("n_targets", 0) or 0) or None
         info = {}
-        method = config.method
         init = config.ml_init if method == "ml" else method
         if init == "plain":
             fac, shifts = self.plain_setup(inputs, config)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import torch
@@ -14,49 +13,12 @@ from sensekit.solvers import unmixing as U
 
 from . import methods
 from .convert import ConvertConfig
+from .options import OPTIONS
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("rrlbs", "unmixing method", choices=tuple(methods.METHODS))
-    n_endmembers: Optional[int] = option(None, "number of endmembers P (default: the cube's n_endmembers "
-                                               "attribute, else estimated: HySime bound + decade gap of the "
-                                               "noise-whitened spectrum, see count_endmembers; exit 3 "
-                                               "above 20)", min=1, max=64)
-    normalize: str = option("sum", "per-pixel scale removed before unmixing: sum (divide each pixel by its "
-                                   "band sum weighted by each band's multiple-regression R², so gross-noise bands "
-                                   "barely count; removes illumination / topographic scale) or none",
-                            choices=("sum", "none"))
-    init: str = option("vca", "rrlbs / nmf / l12nmf / mvnmf: endmembers to start from: vca (seeded) or nfindr "
-                              "(ATGP-started N-FINDR, deterministic)", choices=("vca", "nfindr"))
-    lam: float = option(1.0, "rrlbs: weight of the guided l_p sparsity, as a multiple of the balance weight (the "
-                             "one at which the sparsity term equals the l2,1 fit at the start)", min=0.0)
-    band_prior: bool = option(True, "rrlbs: weight each band's l2,1 term by its regression reliability min(1, "
-                                    "SNR_b/10)^2 (gross-noise bands ~0); false: the plain l2,1 norm")
-    refit: bool = option(True, "rrlbs: final abundances of the rrlbs endmembers by the l2,1 fit with the "
-                               "sparsity off (debiasing; the sparsity shapes the endmembers, then stops "
-                               "pulling abundances to the vertices)")
-    p: float = option(0.5, "rrlbs: exponent of the l_p sparsity (0 < p <= 1)", min=0.05, max=1.0)
-    mu: float = option(0.5, "rrlbs: curvature of the guidance-map regulariser (mu/2) h^2; h_j = clip(s_j/mu, "
-                            "0, 1) with s_j the pixel's excess l_p term", min=1e-6)
-    inner: int = option(20, "rrlbs / mvnmf: projected-gradient steps of each sub-problem (rrlbs: only when "
-                            "n_endmembers > 6; up to 6 its abundance step is solved exactly)", min=1)
-    max_iter: int = option(100, "outer iterations at most (rrlbs, nmf, l12nmf, mvnmf; sunsal: x5 ADMM steps)", min=1)
-    tol: float = option(1e-5, "stop when the relative change of (E, A) (rrlbs, mvnmf: or the objective's relative "
-                              "decrease per iteration) is below this (0 = run max_iter)",
-                        min=0.0)
-    check_every: int = option(10, "evaluate stop criteria (rrlbs: and the objective) every k iterations; "
-                                  "nmf / l12nmf / sunsal read their change or residuals as often", min=1)
-    lam_l12: float = option(1.0, "l12nmf: multiple of Qian et al.'s data-driven l1/2 weight", min=0.0)
-    lam_mv: float = option(0.1, "mvnmf: weight of the log-det volume, relative to the starting fit "
-                                "(Leplat et al.'s normalisation)", min=0.0)
-    delta_mv: float = option(0.1, "mvnmf: log det(E^T E + delta I) smoothing, relative to the mean endmember "
-                                  "energy", min=1e-9)
-    delta: float = option(15.0, "nmf / l12nmf: weight of the sum-to-one augmented row", min=0.0)
-    lam_sparse: float = option(1e-3, "sunsal: sparsity weight, for pixels scaled to unit mean norm", min=0.0)
-    collaborative: bool = option(True, "sunsal: row-sparse l2,1 (CLSUnSAL: all pixels share few library "
-                                       "members) instead of l1")
-    sum_to_one: bool = option(False, "sunsal: impose sum-to-one on the library abundances")
+#: The flat options of --set / --config / provenance, built from the per-method classes in options.py.
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of unmix (flat: what --set fills; see options.py "
+                                                     "for each method's own).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,7 +245,7 @@ class Unmix(App):
         else:
             Xn, sbar = X, 1.0
         fn = methods.METHODS[config.method][0]
-        E, A, iters, info = fn(Xn, k, config, generator, lib)
+        E, A, iters, info = fn(Xn, k, OPTIONS.of(config), generator, lib)
         if config.method == "sunsal":
             # back to the library's own scale: a_k ∝ ã_k / σ_k (σ_k the member's weighted band sum), sum one
             sel = info["selected"]

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from sensekit.app.base import App, RunOutput, option
+from sensekit.app.options import MethodOptions
 from sensekit.io.errors import ConfigError, InputError
 from sensekit.io.hdf5 import DatasetSpec
 
@@ -38,22 +39,15 @@ METHODS = {
 }
 
 
+# ---- options: one frozen class per method (what it reads, its defaults, help and bounds) on top of the shared
+# acquisition / imaging options; the flat Config that --set / --config / provenance use is built from them
+# (same names, defaults and bounds as before)
 @dataclasses.dataclass(frozen=True)
-class Config:
-    method: str = option("dps", "sub-sampling mask and recovery", choices=tuple(METHODS))
+class Shared:
     axis: str = option("elements", "the sub-sampled axis: elements, samples (fast time) or frames (slow time: "
                                    "power Doppler of the ensemble; dps: elements or frames)",
                        choices=("elements", "frames", "samples"))
     rate: float = option(0.25, "kept fraction of the axis (dps: must equal the model's rate)", min=0.01, max=1.0)
-    recovery: str = option("cs", "uniform/random/lowpass: cs (FISTA) or zero (zero-filled, no recovery; frames: "
-                                 "the clutter filter fitted to the kept frames)",
-                           choices=("cs", "zero"))
-    prior: str = option("wavelet", "cs: sparsifying transform over elements x fast time: wavelet (2-D DWT) or "
-                                   "fourier (2-D FFT, the f-k domain); axis frames: always the slow-time DFT of "
-                                   "the clutter residual", choices=("wavelet", "fourier"))
-    lam: float = option(0.1, "cs: l1 weight as a fraction of max|W M^T y|", min=0.0)
-    max_iter: int = option(100, "cs: FISTA iterations", min=1)
-    model: str = option("", "dps: trained model folder (from `sensekit train us-subsample`); empty = shipped")
     fnumber: float = option(1.0, "receive F-number of the DAS apodisation", min=0.1, max=20.0)
     dx: float = option(2e-4, "lateral pixel size (m)", min=1e-6)
     dz: float = option(1e-4, "axial pixel size (m)", min=1e-6)
@@ -67,6 +61,32 @@ class Config:
                                 min=0, max=8)
     doppler_range: float = option(40.0, "axis frames: power-Doppler dynamic range (dB), also the data range of "
                                         "psnr_doppler/ssim_doppler (dps: the model's)", min=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DPSOptions(Shared):
+    model: str = option("", "trained model folder (from `sensekit train us-subsample`); empty = shipped")
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedMaskOptions(Shared):
+    recovery: str = option("cs", "cs (FISTA) or zero (zero-filled, no recovery; frames: "
+                                 "the clutter filter fitted to the kept frames)",
+                           choices=("cs", "zero"))
+    prior: str = option("wavelet", "cs: sparsifying transform over elements x fast time: wavelet (2-D DWT) or "
+                                   "fourier (2-D FFT, the f-k domain); axis frames: always the slow-time DFT of "
+                                   "the clutter residual", choices=("wavelet", "fourier"))
+    lam: float = option(0.1, "cs: l1 weight as a fraction of max|W M^T y|", min=0.0)
+    max_iter: int = option(100, "cs: FISTA iterations", min=1)
+
+
+#: The options of every method; ``OPTIONS.of(cfg)`` is the chosen one's (shared ones included).
+OPTIONS = MethodOptions(option("dps", "sub-sampling mask and recovery", choices=tuple(METHODS)), Shared,
+                        {m: (DPSOptions if m == "dps" else FixedMaskOptions, d) for m, d in METHODS.items()},
+                        unused="ignore")
+
+Config = OPTIONS.flat_config("Config", __name__, doc="Options of us-subsample (flat: what --set fills; each "
+                                                     "method's own are DPSOptions and FixedMaskOptions).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,11 +269,11 @@ class USSubsample(App):
             mask = {"uniform": lambda: M.uniform_mask(n, m), "lowpass": lambda: M.lowpass_mask(n, m),
                     "random": lambda: M.random_mask(n, m, generator)}[config.method]().to(rf.device)
             full2d = mask[:, None].expand(E, S) if config.axis == "elements" else mask[None, :].expand(E, S)
-            if config.recovery == "zero":
+            o = OPTIONS.of(config)      # the method's own options
+            if o.recovery == "zero":
                 rec = rf * full2d[None]
             else:
-                rec, iters = M.cs_recover(rf, full2d, prior=config.prior, lam=config.lam,
-                                          iterations=config.max_iter)
+                rec, iters = M.cs_recover(rf, full2d, prior=o.prior, lam=o.lam, iterations=o.max_iter)
             im = self.imager(geo, E, S, config, device=rf.device)
             image = im.bmode(rec)
         for cb in callbacks:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from sensekit.app.base import option
+from sensekit.app.options import method_options_of
 from sensekit.learned.sampling import DPSSampler, _Prox, train_dps
 
 from .training import TrainConfig as _ElementsTrainConfig
@@ -266,12 +267,13 @@ def run_frames(app, inputs, config, *, generator, callbacks=()):
     if config.method == "dps":
         pd = model.power_doppler(ens, shape)
         rec_iq = hold_nearest(iq, mask)
-    elif config.recovery == "zero":
+    elif method_options_of(app.Config).of(config).recovery == "zero":
         pd = masked_power_doppler(ens, mf, order=order, dynamic_range=dr)[0]
         rec_iq = hold_nearest(iq, mask)
     else:
+        o = method_options_of(app.Config).of(config)      # the method's own options
         pd, resid, iters = cs_power_doppler(ens * mf[:, None], mask, order=order, dynamic_range=dr,
-                                            lam=config.lam, iterations=config.max_iter)
+                                            lam=o.lam, iterations=o.max_iter)
         fit = ens * mf[:, None] - clutter_residual(ens * mf[:, None], mf, order=order)[0]
         rec_iq = torch.where(mask[:, None, None], iq, (fit + resid).reshape(iq.shape))
     pd_full = masked_power_doppler(ens, torch.ones_like(mf), order=order, dynamic_range=dr)[0]
