@@ -36,8 +36,8 @@ def _compression():
                   choices=("average", "decimate", "multiphase", "none"))
 
 
-def _factors(what="plain"):
-    return option("auto", f"{what}: compression factors 'Da,Dk,Dl' or auto (the largest keeping the scene "
+def _factors(what="compression"):
+    return option("auto", f"{what} factors 'Da,Dk,Dl' or auto (the largest keeping the scene "
                           "extent inside the compressed unambiguous interval, compressed size >= "
                           "min_compressed)")
 
@@ -80,7 +80,7 @@ def _rel_db(help="peaks more than this many dB below the strongest are dropped")
 @dataclasses.dataclass(frozen=True)
 class Plain(Shared):
     compression: str = _compression()
-    factors: str = _factors("compression")
+    factors: str = _factors()
     min_compressed: int = _min_compressed()
     max_range_m: float = _max_range()
     max_speed_mps: float = _max_speed()
