@@ -73,13 +73,34 @@ class OMPProblem:
         return cls(A=A, Y=Y, joint=bool(joint), batch=batch, cn2=cn ** 2), k
 
 
+class _ScatteredX:
+    """The ``x`` field of :class:`OMPState`: given, or scattered from ``coef`` on the first read (a step does not
+    pay for it when no check reads it; the value is the same either way)."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return None             # the field's default: build on first read
+        x = obj.__dict__.get("_x")
+        if x is None:
+            B, s, L = obj.coef.shape
+            x = torch.zeros(B, L, obj.n, dtype=obj.coef.dtype, device=obj.coef.device)
+            if s:
+                x = x.scatter_add(2, obj.support[:, None, :].expand(B, L, s), obj.coef.mT)
+            obj.__dict__["_x"] = x
+        return x
+
+    def __set__(self, obj, value):
+        obj.__dict__["_x"] = value
+
+
 @dataclasses.dataclass(frozen=True)
 class OMPState:
-    x: torch.Tensor          #: (B, L, N) current coefficients
     support: torch.Tensor    #: (B, s) selected atoms, in order
     coef: torch.Tensor       #: (B, s, L)
     R: torch.Tensor          #: (B, L, M) residuals
     done: torch.Tensor       #: (B,) items frozen by the tolerance
+    n: int                   #: N, the number of atoms of the dictionary
+    x: torch.Tensor = _ScatteredX()   #: (B, L, N) current coefficients (built from support/coef when read)
 
 
 class OMP:
@@ -102,31 +123,30 @@ class OMP:
         A, Y = problem.A, problem.Y
         B, L, _ = Y.shape
         dev, dt = A.device, A.dtype
-        return OMPState(x=torch.zeros(B, L, A.shape[1], dtype=dt, device=dev),
-                        support=torch.empty(B, 0, dtype=torch.long, device=dev),
+        return OMPState(support=torch.empty(B, 0, dtype=torch.long, device=dev),
                         coef=torch.zeros(B, 0, L, dtype=dt, device=dev), R=Y,
-                        done=torch.zeros(B, dtype=torch.bool, device=dev))
+                        done=torch.zeros(B, dtype=torch.bool, device=dev), n=A.shape[1])
 
     def step(self, problem: OMPProblem, s: OMPState) -> OMPState:
         A, Y = problem.A, problem.Y
         B, L, _ = Y.shape
         score = (torch.abs(s.R @ A.conj()) ** 2).sum(-2) / problem.cn2  # (B, N)
         if s.support.shape[1]:
-            neg = torch.tensor(-1.0, dtype=score.dtype, device=A.device)
-            score = score.scatter(1, s.support, neg.expand(B, s.support.shape[1]))
+            score = score.scatter(1, s.support, -1.0)
         support = torch.cat([s.support, score.argmax(dim=1, keepdim=True)], dim=1)
         As = A.mT[support].mT                                          # (B, M, s)
         new = torch.linalg.lstsq(As, Y.mT).solution                     # (B, s, L)
-        old = torch.cat([s.coef, new.new_zeros(B, 1, L)], dim=1)
-        coef = torch.where(s.done[:, None, None], old, new)
-        R = torch.where(s.done[:, None, None], s.R, Y - (As @ coef).mT)
         done = s.done
-        if self.tol > 0:
+        if self.tol > 0:   # items frozen by the tolerance keep their coefficients and residual
+            old = torch.cat([s.coef, new.new_zeros(B, 1, L)], dim=1)
+            coef = torch.where(done[:, None, None], old, new)
+            R = torch.where(done[:, None, None], s.R, Y - (As @ coef).mT)
             ynorm = torch.linalg.vector_norm(Y, dim=(-2, -1))
             done = done | (torch.linalg.vector_norm(R, dim=(-2, -1)) <= self.tol * ynorm)
-        x = torch.zeros(B, L, A.shape[1], dtype=A.dtype, device=A.device)
-        x = x.scatter_add(2, support[:, None, :].expand(B, L, support.shape[1]), coef.mT)
-        return OMPState(x=x, support=support, coef=coef, R=R, done=done)
+        else:              # tol = 0: no item is ever frozen (done stays all False)
+            coef = new
+            R = Y - (As @ coef).mT
+        return OMPState(support=support, coef=coef, R=R, done=done, n=s.n)
 
     def measure(self, problem, state, prev):
         yn = torch.clamp(torch.linalg.vector_norm(problem.Y, dim=(-2, -1)), min=torch.finfo(state.R.real.dtype).tiny)
