@@ -136,16 +136,13 @@ class OMP:
         support = torch.cat([s.support, score.argmax(dim=1, keepdim=True)], dim=1)
         As = A.mT[support].mT                                          # (B, M, s)
         new = torch.linalg.lstsq(As, Y.mT).solution                     # (B, s, L)
+        old = torch.cat([s.coef, new.new_zeros(B, 1, L)], dim=1)
+        coef = torch.where(s.done[:, None, None], old, new)
+        R = torch.where(s.done[:, None, None], s.R, Y - (As @ coef).mT)
         done = s.done
-        if self.tol > 0:   # items frozen by the tolerance keep their coefficients and residual
-            old = torch.cat([s.coef, new.new_zeros(B, 1, L)], dim=1)
-            coef = torch.where(done[:, None, None], old, new)
-            R = torch.where(done[:, None, None], s.R, Y - (As @ coef).mT)
+        if self.tol > 0:
             ynorm = torch.linalg.vector_norm(Y, dim=(-2, -1))
             done = done | (torch.linalg.vector_norm(R, dim=(-2, -1)) <= self.tol * ynorm)
-        else:              # tol = 0: no item is ever frozen (done stays all False)
-            coef = new
-            R = Y - (As @ coef).mT
         return OMPState(support=support, coef=coef, R=R, done=done, n=s.n)
 
     def measure(self, problem, state, prev):
