@@ -5,7 +5,9 @@ under the name ``_sensekit_ref`` and imported next to this tree's ``sensekit``; 
 the two alternately (``--repeats`` rounds, best time of each kept), on one thread, on the problems of
 ``benchmarks/core.py`` (Tucker, CP-ALS, SBL, Kronecker SBL) and two small greedy problems (OMP,
 tensor OMP: where the driver's per-iteration cost shows most).  Each row gives both times, their
-ratio (this tree / reference: below 1 is faster), whether the outputs are bitwise identical, whether
+ratio (this tree / reference: below 1 is faster), each one's time over a bare ``init`` + ``step`` loop of
+the same solver and iteration count (this tree's solvers without the driver: what the driver's checks,
+history and stop logic cost), whether the outputs are bitwise identical, whether
 the reference repeats itself bitwise (OMP's batched ``lstsq`` does not, run to run) and whether the
 outputs agree to 1e-12.
 
@@ -83,6 +85,45 @@ def cases(quick: bool):
     }
 
 
+class _Bare:
+    """A stand-in for ``solve`` in the solver modules of this tree: ``init`` then exactly as many ``step`` calls
+    as the real driver made (recorded by :meth:`record`), no checks, history or callbacks: what a hand-written
+    loop costs, to show the driver's own share."""
+
+    def __init__(self, sk):
+        import importlib as il
+        self.base = il.import_module(sk.__name__ + ".solvers.base")
+        self.mods = [il.import_module(sk.__name__ + ".solvers." + m) for m in ("tensor", "sparse", "bayes")]
+        self.counts, self.mode = [], None
+
+    def _solve(self, solver, problem, *, x0=None, stop=None, callbacks=(), check_every=1, record_objective=False):
+        if self.mode == "record":
+            res = self.base.solve(solver, problem, x0=x0, stop=stop, callbacks=callbacks, check_every=check_every,
+                                  record_objective=record_objective)
+            self.counts.append(res.iterations)
+            return res
+        n = self.counts[self.i]
+        self.i += 1
+        state = solver.init(problem, x0)
+        for _ in range(n):
+            state = solver.step(problem, state)
+        return self.base.Result(x=state.x, state=state, history=[{"iter": n}], stop_reason="bare", iterations=n,
+                                wall_time=0.0)
+
+    def run(self, fn, sk, mode):
+        saved = [m.solve for m in self.mods]
+        for m in self.mods:
+            m.solve = self._solve
+        self.mode, self.i = mode, 0
+        if mode == "record":
+            self.counts = []
+        try:
+            return fn(sk)
+        finally:
+            for m, f in zip(self.mods, saved):
+                m.solve = f
+
+
 def _best(fn, sk, inner):
     t0 = time.perf_counter()
     for _ in range(inner):
@@ -108,21 +149,29 @@ def main(argv=None):
             fn(new)
             once = time.perf_counter() - t1
             inner = max(1, int(0.05 / max(once, 1e-6)))      # ~50 ms per timing: small cases are looped
-            best = {"ref": float("inf"), "new": float("inf")}
+            best = {"ref": float("inf"), "new": float("inf"), "bare": float("inf")}
             outs = {}
+            bare = _Bare(new)
+            bare.run(fn, new, "record")
             for _ in range(a.repeats):
-                for who, sk in (("ref", ref), ("new", new)):
-                    t, outs[who] = _best(fn, sk, inner)
+                for who, sk in (("ref", ref), ("new", new), ("bare", None)):
+                    if who == "bare":
+                        t, _ = _best(lambda s: bare.run(fn, new, "replay"), None, inner)
+                    else:
+                        t, outs[who] = _best(fn, sk, inner)
                     best[who] = min(best[who], t)
             same = all(torch.equal(x, y) for x, y in zip(outs["ref"], outs["new"]))
             # a case whose reference is not bitwise repeatable (LAPACK's lstsq on some sizes) is compared closely
             repeat = all(torch.equal(x, y) for x, y in zip(outs["ref"], fn(ref)))
             close = all(torch.allclose(x, y, rtol=1e-12, atol=1e-14) for x, y in zip(outs["ref"], outs["new"]))
             row = {"case": name, "ref_s": best["ref"], "new_s": best["new"], "ratio": best["new"] / best["ref"],
-                   "identical": same, "ref_repeatable": repeat, "close_1e-12": close}
+                   "identical": same, "ref_repeatable": repeat, "close_1e-12": close, "bare_s": best["bare"],
+                   "ref_over_bare": best["ref"] / best["bare"], "new_over_bare": best["new"] / best["bare"]}
             rows.append(row)
             print(f"{name:45s} ref {best['ref'] * 1e3:9.3f} ms  new {best['new'] * 1e3:9.3f} ms  "
-                  f"new/ref {row['ratio']:.3f}  identical {same} (ref repeatable {repeat}, close {close})", flush=True)
+                  f"new/ref {row['ratio']:.3f}  vs bare loop: ref {row['ref_over_bare']:.3f} "
+                  f"new {row['new_over_bare']:.3f}  "
+                  f"identical {same} (ref repeatable {repeat}, close {close})", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"ref": a.ref, "threads": torch.get_num_threads(), "rows": rows}, f, indent=1)
