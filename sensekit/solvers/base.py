@@ -145,7 +145,8 @@ class Result:
 
 
 #: the last (x, prev, their versions, value) of :func:`_rel_change`: a solver's ``measure`` that asks for the
-#: same change as the driver just did (SBL's γ change) gets it without a second evaluation and host sync
+#: same change as the driver just did (SBL's γ change) gets it without a second evaluation and host sync;
+#: :func:`solve` clears it after each check's ``measure``
 _LAST_CHANGE: list = [None]
 
 
@@ -232,6 +233,7 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
             info = {"iter": it, "time": perf() - t0, "rel_change": _rel_change(state.x, prev.x)}
             if measure is not None:
                 info.update(measure(problem, state, prev))
+            _LAST_CHANGE[0] = None      # the cache serves this check's measure only (holds no iterate after)
             if objective is not None:
                 info["objective"] = float(objective(problem, state))
             history.append(info)
