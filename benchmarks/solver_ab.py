@@ -153,8 +153,9 @@ def main(argv=None):
             outs = {}
             bare = _Bare(new)
             bare.run(fn, new, "record")
-            for _ in range(a.repeats):
-                for who, sk in (("ref", ref), ("new", new), ("bare", None)):
+            for r in range(a.repeats):
+                order = (("ref", ref), ("new", new), ("bare", None))
+                for who, sk in (order if r % 2 == 0 else order[::-1]):    # alternate who goes first
                     if who == "bare":
                         t, _ = _best(lambda s: bare.run(fn, new, "replay"), None, inner)
                     else:
