@@ -118,7 +118,7 @@ class NUFFT(LinOp):
         Grid oversampling σ (default 2).
     width : int
         Kaiser–Bessel kernel width W in oversampled grid points (default 6; 4 is faster and less exact).
-    weights : Tensor, shape broadcastable to ``(*L, S)``, real, optional
+    weights : Tensor, shape ``(*L, S)`` or ``(S,)``, real, optional
         Sample weights ``w``: the operator becomes ``diag(w) · NUFFT`` (e.g. the square root of a density
         compensation, which turns the data term into a density-weighted one).
     norm_bound : float, optional
@@ -167,9 +167,11 @@ class NUFFT(LinOp):
             weights = torch.as_tensor(weights)
             if weights.is_complex():
                 raise ValueError("NUFFT: weights must be real")
-            torch.broadcast_shapes(weights.shape, lead + (S,))
-            weights = weights.reshape(weights.shape[:-1] + (1,) * len(self.mid) + weights.shape[-1:]) \
-                if weights.ndim > 1 else weights
+            if tuple(weights.shape) not in ((S,), lead + (S,)):
+                raise ValueError(f"NUFFT: weights have shape {tuple(weights.shape)}, expected {(S,)} or "
+                                 f"{lead + (S,)}")
+            if weights.ndim > 1:
+                weights = weights.reshape(lead + (1,) * len(self.mid) + (S,))
         self.register_buffer("weights", weights, persistent=False)
         self._norm_bound = None if norm_bound is None else float(norm_bound)
         self._cache: dict = {}
@@ -181,7 +183,7 @@ class NUFFT(LinOp):
         Parameters
         ----------
         weights : Tensor or None
-            Real sample weights broadcastable to ``(*L, S)``.
+            Real sample weights of shape ``(*L, S)`` or ``(S,)``.
         norm_bound : float, optional
             A known upper bound on the new operator's ‖A‖².
 
