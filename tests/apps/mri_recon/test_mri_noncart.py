@@ -132,12 +132,19 @@ def test_cartesian_3d_kspace_without_traj_is_refused(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- real data
-# The real rat cine (8 frames, 192 x 192, magnitude), 8 synthetic loop coils (known maps), golden-angle radial
-# sampling with 24 spokes of 192 samples per frame (acceleration 8 by samples; 192·π/2 ≈ 302 spokes would be
-# radially fully sampled), 1 % complex noise.  Default weights, max_iter 60 (to keep the test short).
+# The real rat cine (8 frames, magnitude) cropped to its central 128 x 128 pixels (the heart and its
+# surroundings; the crop keeps the test near a minute), 4 synthetic loop coils (known maps), golden-angle radial
+# sampling with 16 spokes of 128 samples per frame (acceleration 8 by samples; 128·π/2 ≈ 201 spokes would be
+# radially fully sampled), 1 % complex noise, k-space by a width-8 NUFFT.  Default weights, max_iter 60.
+# Measured (PSNR dB / SSIM): zero-filled (density-compensated gridding) 23.91 / 0.718, tv 38.83 / 0.957,
+# llr 37.77 / 0.931 (62 s on a loaded 2-core machine); the margins below keep ~3 dB of slack.
+# Measured (PSNR dB / SSIM) on the full 192 x 192 series with 8 coils and 24 spokes: zero-filled (density-
+# compensated gridding) 25.93 / 0.766, tv 40.83 / 0.963, llr 39.82 / 0.932 (226 s on a loaded 2-core machine).
 @pytest.mark.realdata
 def test_rat_cine_radial_tv_and_llr_beat_density_compensated_gridding(tmp_path):
-    src = radial_file(tmp_path / "rat.h5", rat_cine_images(), spokes=24, coils=8)
+    img = rat_cine_images()
+    y0, x0 = (img.shape[1] - 128) // 2, (img.shape[2] - 128) // 2
+    src = radial_file(tmp_path / "rat.h5", img[:, y0:y0 + 128, x0:x0 + 128], spokes=16, coils=4)
     s = _scores(tmp_path, src, ("zero-filled", "tv", "llr"), "--set", "max_iter=60")
     print({k: (round(v["psnr"], 2), round(v["ssim"], 4)) for k, v in s.items()})
     assert s["tv"]["psnr"] >= s["zero-filled"]["psnr"] + MARGIN_TV, s
@@ -145,4 +152,4 @@ def test_rat_cine_radial_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     assert s["tv"]["ssim"] > s["zero-filled"]["ssim"] and s["llr"]["ssim"] > s["zero-filled"]["ssim"], s
 
 
-MARGIN_TV, MARGIN_LLR = 5.0, 5.0
+MARGIN_TV, MARGIN_LLR = 12.0, 11.0
