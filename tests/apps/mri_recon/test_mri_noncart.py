@@ -60,13 +60,14 @@ def _scores(tmp_path, src, methods, *opts):
 
 
 # Measured (32 x 32 phantom, 4 frames, 8 golden-angle spokes per frame, 4 coils, 1 % noise, known maps; PSNR dB):
-# zero-filled 16.32, cg-sense 30.17, tv 39.20, llr 35.93 (max_iter 40).
+# zero-filled (density-compensated gridding at its least-squares scale) 25.13, cg-sense 30.17, tv 39.20,
+# llr 35.93 (max_iter 40).
 def test_generic_methods_run_on_radial_input_and_beat_gridding(tmp_path):
     src = radial_file(tmp_path / "in.h5", small_series(), spokes=8, coils=4)
     s = _scores(tmp_path, src, ("zero-filled", "cg-sense", "tv", "llr"), "--set", "max_iter=40")
     print({k: round(v["psnr"], 2) for k, v in s.items()})
-    for m in ("cg-sense", "tv", "llr"):
-        assert s[m]["psnr"] > s["zero-filled"]["psnr"] + 5, s
+    for m, margin in (("cg-sense", 3.0), ("tv", 10.0), ("llr", 8.0)):
+        assert s[m]["psnr"] > s["zero-filled"]["psnr"] + margin, s
     assert s["tv"]["psnr"] > s["cg-sense"]["psnr"] + 2, s
 
 
@@ -136,10 +137,9 @@ def test_cartesian_3d_kspace_without_traj_is_refused(tmp_path):
 # surroundings; the crop keeps the test near a minute), 4 synthetic loop coils (known maps), golden-angle radial
 # sampling with 16 spokes of 128 samples per frame (acceleration 8 by samples; 128·π/2 ≈ 201 spokes would be
 # radially fully sampled), 1 % complex noise, k-space by a width-8 NUFFT.  Default weights, max_iter 60.
-# Measured (PSNR dB / SSIM): zero-filled (density-compensated gridding) 23.91 / 0.718, tv 38.83 / 0.957,
-# llr 37.77 / 0.931 (62 s on a loaded 2-core machine); the margins below keep ~3 dB of slack.
-# Measured (PSNR dB / SSIM) on the full 192 x 192 series with 8 coils and 24 spokes: zero-filled (density-
-# compensated gridding) 25.93 / 0.766, tv 40.83 / 0.963, llr 39.82 / 0.932 (226 s on a loaded 2-core machine).
+# Measured (PSNR dB / SSIM): zero-filled (density-compensated gridding at its least-squares scale against the
+# samples) 30.72 / 0.744, tv 38.83 / 0.957 (+8.1 dB), llr 37.77 / 0.931 (+7.05 dB); 8 s on an idle core, 62 s
+# on the loaded shared machine.  The margins below keep ~2 dB of slack.
 @pytest.mark.realdata
 def test_rat_cine_radial_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     img = rat_cine_images()
@@ -152,4 +152,4 @@ def test_rat_cine_radial_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     assert s["tv"]["ssim"] > s["zero-filled"]["ssim"] and s["llr"]["ssim"] > s["zero-filled"]["ssim"], s
 
 
-MARGIN_TV, MARGIN_LLR = 12.0, 11.0
+MARGIN_TV, MARGIN_LLR = 6.0, 5.0
