@@ -93,8 +93,9 @@ def test_simulate_radial_nufft_runs(tmp_path):
     with h5py.File(sim) as f:
         assert f["kspace"].shape == (4, 2, 16 * 32) and f["traj"].shape == (4, 16 * 32, 2)
         assert list(f["kspace"].attrs["axes"].split(",")) == ["T", "C", "S"]
-    s = _scores(tmp_path, sim, ("zero-filled", "tv"), "--set", "max_iter=30")
+    s = _scores(tmp_path, sim, ("zero-filled", "tv"), "--set", "max_iter=30", "--plot", tmp_path / "fig.png")
     assert s["tv"]["psnr"] > s["zero-filled"]["psnr"] + 3, s
+    assert (tmp_path / "fig.png").stat().st_size > 10_000     # --plot: gridding row, tv row, error row
 
 
 def test_rim_refuses_radial_input(tmp_path):
