@@ -98,6 +98,30 @@ def test_simulate_radial_nufft_runs(tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 10_000     # --plot: gridding row, tv row, error row
 
 
+# Issue 10's acceptance: a radial phantom at R = 4 within 1 dB of the same method on the equivalent Cartesian data.
+# Measured (64 x 64 phantom, 8 frames, 4 known coils, 1 % noise, tv defaults): golden-angle radial, 16 spokes of
+# 64 samples (1024 per frame) 44.62 dB; Cartesian pseudo-radial mask (`radial` pattern, R = 3.87, 1080 samples
+# per frame) 45.03 dB.
+def test_radial_within_1db_of_cartesian_pseudo_radial(tmp_path):
+    from sensekit.sim import dynamic_phantom
+    from sensekit.sim.masks import sampling_mask
+
+    from helpers import pattern_acquisition_file
+    n, T = 64, 8
+    img = dynamic_phantom(n, T, generator=torch.Generator().manual_seed(0)).abs().numpy()
+    img = img / img.max()
+    radial_file(tmp_path / "rad.h5", img, spokes=n // 4, coils=4)
+    mask = sampling_mask("radial", T, (n, n), 4.0, generator=torch.Generator().manual_seed(0)).numpy()
+    R = pattern_acquisition_file(tmp_path / "cart.h5", img, mask, coils=4)
+    assert 3.5 < R < 4.5
+    out = {}
+    for f in ("rad", "cart"):
+        r = run("--input", tmp_path / f"{f}.h5", "-o", tmp_path / f"{f}-tv.h5", "--method", "tv", "--quiet")
+        assert r.exit_code == 0, r.output
+        out[f] = read_group_attrs(tmp_path / f"{f}-tv.h5", "metrics")["psnr"]
+    assert out["rad"] >= out["cart"] - 1.0, out
+
+
 def test_rim_refuses_radial_input(tmp_path):
     src = radial_file(tmp_path / "in.h5", small_series(T=2), spokes=8, coils=2)
     r = run("--input", src, "--method", "rim", "--quiet")
