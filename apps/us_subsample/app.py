@@ -192,11 +192,9 @@ class USSubsample(App):
 
     def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
         if config.axis == "frames":
-            from sensekit.io.errors import ConfigError as _CE
-            if resume:
-                raise _CE("us-subsample training has no resume (runs are minutes long); start it again")
             from .doppler import train_frames
-            return train_frames(config, output, seed=seed, device=device, callbacks=callbacks, command=command)
+            return train_frames(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume,
+                                command=command)
         from .training import train
         return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume, command=command)
 
