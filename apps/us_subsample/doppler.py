@@ -291,7 +291,7 @@ def run_frames(app, inputs, config, *, generator, callbacks=()):
            "power_doppler": pd.reshape(shape).to(torch.float32),
            "power_doppler_full": pd_full.reshape(shape).to(torch.float32)}
     info["kept_frames"] = mask.nonzero().reshape(-1).tolist()
-    return RunOutput(outputs=out, iterations=iters, info={"stop_reason": "done", **info})
+    return RunOutput(outputs=out, iterations=iters, info={"stop_reason": "done", **info}, axes={"mask": "F"})
 
 
 def doppler_scores(pd: torch.Tensor, ref: torch.Tensor, dynamic_range: float) -> dict:

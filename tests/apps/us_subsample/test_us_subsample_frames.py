@@ -165,3 +165,34 @@ def test_train_frames_time_budget_or_exception_then_resume_equals_an_uninterrupt
     r = CliRunner().invoke(main, ["train", "us-subsample", "-o", str(tmp_path / "none"), "--set", "axis=frames",
                                   "--set", f"rf={ensemble}", "--resume", "--quiet"])
     assert r.exit_code == 3 and "checkpoint" in r.output, r.output
+
+
+@pytest.mark.parametrize("axis,label,n", [("frames", "F", 10), ("elements", "E", 128), ("samples", "S", 96)])
+def test_mask_axes_label_follows_the_sub_sampled_axis(ensemble, tmp_path, axis, label, n):
+    """RunOutput.axes: the file labels the mask over the axis the run chose (run and batch alike)."""
+    grid = ["--set", "dx=4e-4", "--set", "dz=2e-4", "--set", "rate=0.4"]
+    out = tmp_path / "o.h5"
+    r = CliRunner().invoke(main, ["run", "us-subsample", "--input", str(ensemble), "-o", str(out), "--method",
+                                  "uniform", "--set", "recovery=zero", "--set", f"axis={axis}", *grid, "--quiet"])
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        assert f["mask"].shape == (n,) and f["mask"].attrs["axes"] == label
+        assert f["recovered_rf"].attrs["axes"] == "F,E,S" and f["image"].attrs["axes"] == "F,Z,X"
+    if axis == "frames":
+        r = CliRunner().invoke(main, ["batch", "us-subsample", str(ensemble), "-o", str(tmp_path / "b"), "--method",
+                                      "uniform", "--set", "recovery=zero", "--set", f"axis={axis}", *grid])
+        assert r.exit_code == 0, r.output
+        (res,) = [p for p in (tmp_path / "b").rglob("*.h5")]
+        with h5py.File(res) as f:
+            assert f["mask"].attrs["axes"] == "F" and f["recovered_rf"].attrs["axes"] == "F,E,S"
+
+
+def test_run_output_axes_must_name_a_returned_output_of_its_rank():
+    from sensekit.app.base import RunOutput
+    from sensekit.app.registry import get_app
+    from sensekit.app.runner import _run_axes
+    app, outs = get_app("us-subsample"), {"mask": np.ones(4, bool)}
+    assert _run_axes(app, RunOutput(outputs=outs, axes={"mask": "F"}), outs) == {"mask": "F"}
+    for bad in ({"mask": "F,E"}, {"image": "F,Z,X"}):
+        with pytest.raises(ValueError, match="axes"):
+            _run_axes(app, RunOutput(outputs=outs, axes=bad), outs)
