@@ -314,9 +314,9 @@ def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, 
     metrics = reduce_metrics(app, [r.metrics for r in results])
     axes = {}
     for r in results:
-        for name, label in (r.axes or {}).items():
-            if axes.setdefault(name, label) != label:
-                raise ValueError(f"{app.name}: output '{name}' has axes {axes[name]!r} in one sample and {label!r} "
+        for name, own in (r.axes or {}).items():
+            if axes.setdefault(name, own) != own:
+                raise ValueError(f"{app.name}: output '{name}' has axes {axes[name]!r} in one sample and {own!r} "
                                  "in another")
     prov = provenance(app, results, has_n=has_n, config=config, device=device, seed=seed, label=label)
     return RunResult(outputs=outputs, metrics=metrics, provenance=prov, has_n=has_n,
