@@ -12,7 +12,7 @@ from sensekit.io.hdf5 import DatasetSpec
 from sensekit.metrics import image_series_scores
 from sensekit.sim.masks import PATTERNS
 
-from . import calib, methods
+from . import calib, methods, noncart
 from .convert import ConvertConfig
 from .options import OPTIONS
 from .training import TrainConfig
@@ -35,8 +35,9 @@ class SimConfig:
     acs: int = option(8, "fully sampled central phase-encode lines in every frame", min=0)
     noise: float = option(0.01, "complex Gaussian noise std relative to the peak image magnitude", min=0.0)
     cycles: float = option(1.0, "heart beats over the series", min=0.0)
-    pattern: str = option("vd-lines", "sampling pattern: " + "; ".join(f"{k}: {v}" for k, v in PATTERNS.items()),
-                          choices=tuple(PATTERNS))
+    pattern: str = option("vd-lines", "sampling pattern: " + "; ".join(f"{k}: {v}" for k, v in PATTERNS.items())
+                          + "; " + noncart.SIM_PATTERN + ": " + noncart.SIM_PATTERN_DOC,
+                          choices=tuple(PATTERNS) + (noncart.SIM_PATTERN,))
 
 
 class MRIRecon(App):
@@ -56,8 +57,14 @@ class MRIRecon(App):
     quick_sim = {"size": 32, "frames": 4, "coils": 2, "accel": 3.0}  # 10 lines: room for 8 ACS lines (ESPIRiT)
     quick_options = {"max_iter": 20}
     inputs = (
-        DatasetSpec("kspace", ("T,C,Y,X",), ("complex",), True,
-                    "centred k-space (DC at index n//2, orthonormal FFT), zero where not sampled"),
+        DatasetSpec("kspace", ("T,C,Y,X", "T,C,S", "C,S"), ("complex",), True,
+                    "centred k-space (DC at index n//2, orthonormal FFT), zero where not sampled; or, with "
+                    "traj, S non-Cartesian samples per frame (attribute image_shape = (Y, X))"),
+        DatasetSpec("traj", ("T,S,2", "S,2"), ("float",), False,
+                    "non-Cartesian: (ky, kx) of every sample in cycles per field of view (grid units, within "
+                    "[-Y/2, Y/2] x [-X/2, X/2]); per frame or shared"),
+        DatasetSpec("dcf", ("T,S", "S"), ("float",), False,
+                    "non-Cartesian: density compensation weights; default: Pipe-Menon's iteration"),
         DatasetSpec("mask", ("T,Y,X", "T,Y,1", "Y,X"), ("bool", "int", "float"), False,
                     "1 where sampled; default: the non-zero entries of kspace"),
         DatasetSpec("sens_maps", ("C,Y,X",), ("complex",), False,
@@ -74,6 +81,8 @@ class MRIRecon(App):
 
     # ------------------------------------------------------------------ data
     def simulate(self, sim: SimConfig, generator):
+        if sim.pattern == noncart.SIM_PATTERN:
+            return noncart.simulate(sim, generator)
         from sensekit.sim import coil_maps, dynamic_phantom, sampling_mask
         from sensekit.linop import fftc
 
@@ -94,9 +103,12 @@ class MRIRecon(App):
         return arrays, {}
 
     def prepare(self, arrays, attrs, layouts):
+        if noncart.is_noncartesian(arrays):
+            return noncart.prepare(arrays, attrs)
         k = np.asarray(arrays["kspace"])
         if k.ndim != 4:
-            raise InputError(f"dataset 'kspace' has shape {k.shape}, expected (T, C, Y, X)")
+            raise InputError(f"dataset 'kspace' has shape {k.shape}, expected (T, C, Y, X)"
+                             + (" (or a 'traj' dataset for non-Cartesian samples)" if k.ndim < 4 else ""))
         T, C, Y, X = k.shape
         kspace = torch.from_numpy(k.astype(np.complex64 if k.dtype != np.complex128 else np.complex128))
         if "mask" in arrays:
@@ -177,6 +189,8 @@ class MRIRecon(App):
             return inputs["sens_maps"].to(torch.complex64)
         if outputs is not None and "sens_maps_estimated" in outputs:
             return torch.as_tensor(outputs["sens_maps_estimated"]).to(torch.complex64)
+        if noncart.is_noncartesian(inputs):
+            return noncart.estimate_maps(inputs, cfg)
         k = inputs["kspace"].to(torch.complex64)
         if cfg.coil_method == "espirit":
             return calib.espirit_maps(k, inputs["mask"], calib=cfg.calib, kernel=cfg.espirit_kernel,
@@ -184,6 +198,8 @@ class MRIRecon(App):
         return calib.lowres_maps(k, inputs["mask"], calib=cfg.calib)
 
     def run(self, inputs, config, *, generator, callbacks=()):
+        if noncart.is_noncartesian(inputs):
+            return noncart.run(self, inputs, config, callbacks=callbacks)
         from sensekit.app.progress import phase
         k = inputs["kspace"].to(torch.complex64)
         mask = inputs["mask"]

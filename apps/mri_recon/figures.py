@@ -33,7 +33,11 @@ def recon_figure(app, inputs, outputs, path, config, *, fmt="png"):
     recon = outputs["recon"]
     k = inputs["kspace"].to(torch.complex64)
     maps = app.maps_for(inputs, config, outputs)   # the maps the run saved (not estimated again)
-    zf = forward_model(maps, inputs["mask"], k.shape[0]).H(k)
+    if "traj" in inputs:   # non-Cartesian: the density-compensated gridding
+        from .noncart import zero_filled_image
+        zf = zero_filled_image(inputs, maps, config)
+    else:
+        zf = forward_model(maps, inputs["mask"], k.shape[0]).H(k)
     ref = inputs.get("image_ref")
     T, Y, X = recon.shape
     method = resolve(config.method, T)

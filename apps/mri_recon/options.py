@@ -40,7 +40,7 @@ _LAM_NUC = "Casorati (T x YX) nuclear-norm weight, a fraction of its largest sin
 
 @dataclasses.dataclass(frozen=True)
 class Shared:
-    """Coil maps: every method reads them (when the input has no sens_maps)."""
+    """Coil maps (when the input has no sens_maps) and the NUFFT of non-Cartesian input: every method reads them."""
 
     coil_method: str = option("espirit", "coil maps when sens_maps is absent: espirit (eigenvector maps from the "
                                          "autocalibration region) or lowres (smoothed low-resolution coil images)",
@@ -52,6 +52,12 @@ class Shared:
                                          "largest singular value", min=0.0, max=1.0)
     espirit_crop: float = option(0.9, "espirit: zero the maps where the largest eigenvalue is below this",
                                  min=0.0, max=1.0)
+    # non-Cartesian input (a `traj` dataset; see noncart.py): every method that runs on it reads these
+    nufft_width: int = option(6, "non-Cartesian input: Kaiser-Bessel kernel width of the NUFFT, in oversampled "
+                                 "grid points (4: faster, ~1e-3 relative accuracy; 6: ~1e-5)", min=2, max=12)
+    nufft_oversamp: float = option(2.0, "non-Cartesian input: NUFFT grid oversampling factor", min=1.25, max=4.0)
+    dcf_iter: int = option(10, "non-Cartesian input without a dcf dataset: Pipe-Menon density-compensation "
+                               "iterations (the weights of the density-weighted data term)", min=1)
 
 
 @dataclasses.dataclass(frozen=True)

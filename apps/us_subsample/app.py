@@ -39,6 +39,10 @@ METHODS = {
 }
 
 
+#: the ``axes`` label of the output ``mask`` for each sub-sampled axis (the letters of rf's layout F, E, S)
+MASK_AXES = {"elements": "E", "frames": "F", "samples": "S"}
+
+
 # ---- options: one frozen class per method (what it reads, its defaults, help and bounds) on top of the shared
 # acquisition / imaging options; the flat Config that --set / --config / provenance use is built from them
 # (same names, defaults and bounds as before)
@@ -119,7 +123,8 @@ class USSubsample(App):
         DatasetSpec("image_ref", ("F,Z,X",), ("float",), False, "reference B-mode (dB) on the run's image grid"),
     )
     outputs = (
-        DatasetSpec("mask", ("E",), ("bool",), True, "kept entries of the sub-sampled axis"),
+        DatasetSpec("mask", ("E",), ("bool",), True, "kept entries of the sub-sampled axis: axes E (elements), "
+                    "F (axis frames) or S (axis samples), labelled per run"),
         DatasetSpec("recovered_rf", ("F,E,S",), ("float",), True, "recovered channel data (float32)"),
         DatasetSpec("image", ("F,Z,X",), ("float",), True, "B-mode (dB) of the recovered data"),
         DatasetSpec("image_full", ("F,Z,X",), ("float",), True, "B-mode (dB) of the fully sampled input"),
@@ -212,11 +217,9 @@ class USSubsample(App):
 
     def train(self, config, output, *, seed=0, device="cpu", callbacks=(), resume=False, command=""):
         if config.axis == "frames":
-            from sensekit.io.errors import ConfigError as _CE
-            if resume:
-                raise _CE("us-subsample training has no resume (runs are minutes long); start it again")
             from .doppler import train_frames
-            return train_frames(config, output, seed=seed, device=device, callbacks=callbacks, command=command)
+            return train_frames(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume,
+                                command=command)
         from .training import train
         return train(config, output, seed=seed, device=device, callbacks=callbacks, resume=resume, command=command)
 
@@ -281,7 +284,7 @@ class USSubsample(App):
         image_full = im.bmode(rf)
         return RunOutput(outputs={"mask": mask.cpu().numpy().astype(bool), "recovered_rf": rec.to(torch.float32),
                                   "image": image.to(torch.float32), "image_full": image_full.to(torch.float32)},
-                         iterations=iters, info={"stop_reason": "done", **info})
+                         iterations=iters, info={"stop_reason": "done", **info}, axes={"mask": MASK_AXES[config.axis]})
 
     def score(self, outputs, inputs):
         img = outputs["image"]

@@ -31,7 +31,7 @@ from torch import nn
 
 from sensekit.app.base import option
 from sensekit.app.options import method_options_of
-from sensekit.learned.sampling import DPSSampler, _Prox, train_dps
+from sensekit.learned.sampling import DPSSampler, FixedMaskMixin, _Prox, train_dps
 
 from .training import TrainConfig as _ElementsTrainConfig
 
@@ -115,7 +115,7 @@ def cs_power_doppler(ens: torch.Tensor, mask: torch.Tensor, *, order: int = 1, d
     return (to_db(p, dynamic_range) if db else p), full, res.iterations
 
 
-class SlowTimeDPS(nn.Module):
+class SlowTimeDPS(FixedMaskMixin, nn.Module):
     """DPS over the T frames of an ensemble (keep m) + optional PD refinement CNN; forward gives the
     normalised power Doppler (B, P) (or (B, Z, X) when ``shape`` is given and the CNN is used)."""
 
@@ -128,19 +128,11 @@ class SlowTimeDPS(nn.Module):
         self.sampler = DPSSampler(n, m, tau=tau)
         self.order, self.dynamic_range = int(order), float(dynamic_range)
         self.refine = _Prox(1, features, layers, kernel) if features > 0 else None
-        fm = torch.zeros(n, dtype=torch.bool)
-        if fixed is not None:
-            fm[torch.as_tensor(fixed, dtype=torch.long)] = True
-        self.register_buffer("fixed_buffer", fm)
-        self.learn_mask = bool(learn_mask)
+        self._register_fixed(n, fixed, learn_mask)
 
     @property
     def config(self) -> dict:
         return dict(self._config)
-
-    def mask(self) -> torch.Tensor:
-        """The deployed frame mask, bool (T,)."""
-        return self.sampler.fixed_mask() if self.learn_mask else self.fixed_buffer.clone()
 
     def refine_pd(self, pdn: torch.Tensor, shape: tuple | None) -> torch.Tensor:
         """Normalised PD (B, P) → refined (B, P) (identity without the CNN or without an image ``shape``)."""
@@ -169,14 +161,13 @@ class SlowTimeDPS(nn.Module):
         return ((est - 1.0) * self.dynamic_range)[0]
 
 
-def train_slowtime_mask(ens: torch.Tensor, m: int, *, order: int = 1, dynamic_range: float = 40.0,
-                        iterations: int = 300, batch: int = 8, seed: int = 0, logit_lr: float = 0.2,
-                        entropy: float = 0.01, tau: float = 2.0, lr: float = 2e-3, features: int = 0,
-                        layers: int = 3, kernel: int = 3, shape: tuple | None = None, learn_mask: bool = True,
-                        fixed: list | None = None, check_every: int | None = None, callbacks=(),
-                        max_seconds: float | None = None) -> tuple[SlowTimeDPS, dict]:
-    """Learn a slow-time mask (and, with ``features`` > 0, a PD refinement CNN on images of ``shape``) on the
-    ensemble ``ens`` (T, P) (training pixels only) with the project's loop (:func:`train_dps`)."""
+def slowtime_problem(ens: torch.Tensor, m: int, *, order: int = 1, dynamic_range: float = 40.0, batch: int = 8,
+                     seed: int = 0, tau: float = 2.0, features: int = 0, layers: int = 3, kernel: int = 3,
+                     shape: tuple | None = None, learn_mask: bool = True, fixed: list | None = None):
+    """The seeded training problem of a slow-time mask on the ensemble ``ens`` (T, P) (training pixels only):
+    ``(model, generator, loss)`` with ``loss(model, batch)`` the MSE of the normalised power Doppler of
+    ``batch`` DPS draws (Gumbel noise from ``generator``) against the full-ensemble one.  Seeds torch with
+    ``seed`` before building the :class:`SlowTimeDPS` (its initial logits)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = SlowTimeDPS(n=ens.shape[0], m=m, tau=tau, order=order, dynamic_range=dynamic_range,
@@ -184,13 +175,28 @@ def train_slowtime_mask(ens: torch.Tensor, m: int, *, order: int = 1, dynamic_ra
     target = masked_power_doppler(ens, torch.ones(ens.shape[0]), order=order, dynamic_range=dynamic_range)
     target = target / dynamic_range + 1.0
 
-    def loss(model, _batch, generator):
-        est, _ = model(ens, batch, generator, shape)
+    def loss(model, _batch):
+        est, _ = model(ens, batch, g, shape)
         return ((est - target) ** 2).mean()
 
-    info = train_dps(model, lambda gen: None, loss, iterations=iterations, lr=lr, logit_lr=logit_lr,
-                     entropy=entropy, generator=g, check_every=check_every or max(iterations // 5, 1),
-                     callbacks=callbacks, max_seconds=max_seconds)
+    return model, g, loss
+
+
+def train_slowtime_mask(ens: torch.Tensor, m: int, *, order: int = 1, dynamic_range: float = 40.0,
+                        iterations: int = 300, batch: int = 8, seed: int = 0, logit_lr: float = 0.2,
+                        entropy: float = 0.01, tau: float = 2.0, lr: float = 2e-3, features: int = 0,
+                        layers: int = 3, kernel: int = 3, shape: tuple | None = None, learn_mask: bool = True,
+                        fixed: list | None = None, check_every: int | None = None, callbacks=(),
+                        max_seconds: float | None = None) -> tuple[SlowTimeDPS, dict]:
+    """Learn a slow-time mask (and, with ``features`` > 0, a PD refinement CNN on images of ``shape``) on the
+    ensemble ``ens`` (T, P) (training pixels only) with the project's loop (:func:`train_dps`), in memory
+    (``sensekit train`` goes through :func:`train_frames`: checkpoint, resume, model card)."""
+    model, g, loss = slowtime_problem(ens, m, order=order, dynamic_range=dynamic_range, batch=batch, seed=seed,
+                                      tau=tau, features=features, layers=layers, kernel=kernel, shape=shape,
+                                      learn_mask=learn_mask, fixed=fixed)
+    info = train_dps(model, lambda gen: None, lambda mod, b, gen: loss(mod, b), iterations=iterations, lr=lr,
+                     logit_lr=logit_lr, entropy=entropy, generator=g,
+                     check_every=check_every or max(iterations // 5, 1), callbacks=callbacks, max_seconds=max_seconds)
     return model, info
 
 
@@ -287,7 +293,7 @@ def run_frames(app, inputs, config, *, generator, callbacks=()):
            "power_doppler": pd.reshape(shape).to(torch.float32),
            "power_doppler_full": pd_full.reshape(shape).to(torch.float32)}
     info["kept_frames"] = mask.nonzero().reshape(-1).tolist()
-    return RunOutput(outputs=out, iterations=iters, info={"stop_reason": "done", **info})
+    return RunOutput(outputs=out, iterations=iters, info={"stop_reason": "done", **info}, axes={"mask": "F"})
 
 
 def doppler_scores(pd: torch.Tensor, ref: torch.Tensor, dynamic_range: float) -> dict:
@@ -298,19 +304,24 @@ def doppler_scores(pd: torch.Tensor, ref: torch.Tensor, dynamic_range: float) ->
 
 
 # ----------------------------------------------------------------------------- train --set axis=frames
-def train_frames(config, output: str, *, seed: int = 0, device="cpu", callbacks=(), command: str = "") -> dict:
+def train_frames(config, output: str, *, seed: int = 0, device="cpu", callbacks=(), resume: bool = False,
+                 command: str = "") -> dict:
     """``sensekit train us-subsample --set axis=frames``: a DPS slow-time mask (+ optional PD CNN) learned on
-    the training pixels (``region``) of the ensembles in ``rf`` (each file's ``frames`` form one ensemble)."""
-    import hashlib
-    import platform
+    the training pixels (``region``) of the ensembles in ``rf`` (each file's ``frames`` form one ensemble).
 
-    import numpy as np
+    Trains through the common loop :func:`sensekit.learned.train.train_and_save` (seeded, checkpoint in
+    ``output/checkpoint``, ``resume``, time budget, progress); with ``region`` left or right its validation
+    metric ``val_psnr_doppler`` is the PSNR (dB, data range = the PD dynamic range) of the masked power
+    Doppler of the deployed mask on the other half of the image (never trained on)."""
+    import hashlib
 
     from sensekit.io.errors import ConfigError
-    from sensekit.learned.io import save_model
+    from sensekit.learned.sampling import dps_entropy_penalty, dps_param_groups
+    from sensekit.learned.train import Validation, train_and_save
+    from sensekit.metrics import psnr
     from .methods import Imager, lowpass_mask, n_keep, random_mask, uniform_mask
     from .readers import parse_frames, read_rf
-
+    from .training import card_tail, training_record
     paths = [s.strip() for s in config.rf.split(",") if s.strip()]
     if not paths:
         raise ConfigError("option 'rf': axis=frames trains on slow-time ensembles; give --set rf=FILE[,FILE]")
@@ -355,40 +366,51 @@ def train_frames(config, output: str, *, seed: int = 0, device="cpu", callbacks=
     data = torch.cat(ens, dim=1) if len(ens) == 1 or config.refine_features == 0 else None
     if data is None:
         raise ConfigError("option 'refine_features': the PD refinement CNN trains on one rf file only")
-    model, info = train_slowtime_mask(
-        data, m, order=config.order, dynamic_range=config.doppler_range, iterations=config.iterations,
-        batch=config.batch, seed=seed, logit_lr=config.logit_lr, entropy=config.entropy, tau=config.tau,
-        lr=config.lr, features=config.refine_features, layers=config.layers, kernel=config.kernel,
-        shape=shape if config.refine_features else None, learn_mask=config.learn_mask, fixed=fixed,
-        check_every=config.check_every, callbacks=callbacks, max_seconds=config.max_seconds or None)
-    mask = model.mask().cpu()
-    evaluation = None
-    if held:
-        evaluation = held_out_scores(data.cpu(), torch.cat(held, dim=1).cpu(), mask, order=config.order,
-                                     dynamic_range=config.doppler_range)
-        evaluation["pixels"] = "the other half of the image (x >= 0)" if config.region == "left" else \
-            "the other half of the image (x < 0)"
-    card = {
-        "evaluation_held_out": evaluation,
-        "task": "us-subsample (axis frames): DPS slow-time mask" + (" + PD refinement CNN" if config.refine_features
-                                                                    else "") +
-                ", trained on the MSE of the normalised power-Doppler image",
-        "axis": "frames", "mask": torch.nonzero(mask).ravel().tolist(), "rate": config.rate,
-        "order": config.order, "dynamic_range": config.doppler_range,
-        "training": {"config": dataclasses.asdict(config), "seed": seed, "command": command, "device": str(device),
-                     "threads": torch.get_num_threads(), "files": files, "ensemble_frames": T,
-                     "training_pixels": int(data.shape[1]), "image_shape": list(shape),
-                     "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-                     "history": info["history"], "iterations": info["iterations"],
-                     "stop_reason": info["stop_reason"], "train_seconds": info["seconds"],
-                     "wall_seconds": time.perf_counter() - t_start},
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "method": "dps", "iterations": info["iterations"], "train_seconds": round(info["seconds"], 1),
-        "final_loss": info["history"][-1]["loss"] if info["history"] else float("nan"),
-    }
-    os.makedirs(output, exist_ok=True)
-    save_model(model.cpu(), os.path.join(output, "model"), meta=card)
-    return card
+    model, g, loss = slowtime_problem(
+        data, m, order=config.order, dynamic_range=config.doppler_range, batch=config.batch, seed=seed,
+        tau=config.tau, features=config.refine_features, layers=config.layers, kernel=config.kernel,
+        shape=shape if config.refine_features else None, learn_mask=config.learn_mask, fixed=fixed)
+    held_ens = torch.cat(held, dim=1) if held else None
+    validate = None
+    if held_ens is not None:
+        ones = torch.ones(T, device=held_ens.device)
+        held_ref = masked_power_doppler(held_ens, ones, order=config.order, dynamic_range=config.doppler_range)[0]
+
+        def val_psnr(mod):
+            pd = masked_power_doppler(held_ens, mod.mask().to(held_ens.real.dtype), order=config.order,
+                                      dynamic_range=config.doppler_range)[0]
+            return float(psnr(pd.double(), held_ref.double(), data_range=config.doppler_range))
+        validate = Validation(val_psnr, "val_psnr_doppler")
+
+    def card(res):
+        mask = model.mask().cpu()
+        evaluation = None
+        if held_ens is not None:
+            evaluation = held_out_scores(data.cpu(), held_ens.cpu(), mask, order=config.order,
+                                         dynamic_range=config.doppler_range)
+            evaluation["pixels"] = "the other half of the image (x >= 0)" if config.region == "left" else \
+                "the other half of the image (x < 0)"
+        training = training_record(res, config=config, seed=seed, command=command, device=device, t_start=t_start,
+                                   files=files, ensemble_frames=T, training_pixels=int(data.shape[1]),
+                                   image_shape=list(shape))
+        return {
+            "evaluation_held_out": evaluation,
+            "task": "us-subsample (axis frames): DPS slow-time mask" + (" + PD refinement CNN"
+                                                                        if config.refine_features else "") +
+                    ", trained on the MSE of the normalised power-Doppler image",
+            "axis": "frames", "mask": torch.nonzero(mask).ravel().tolist(), "rate": config.rate,
+            "order": config.order, "dynamic_range": config.doppler_range, "training": training,
+            **card_tail(model, res),
+        }
+
+    _, doc = train_and_save(
+        model.to(device), lambda gen: None, loss, output=output, max_iter=config.iterations, card=card,
+        meta={"app": "us-subsample", "axis": "frames", "training": dataclasses.asdict(config), "seed": seed},
+        resume=resume, device=device, generator=g, lr=config.lr,
+        param_groups=dps_param_groups(config.lr, config.logit_lr), penalty=dps_entropy_penalty(config.entropy),
+        max_seconds=config.max_seconds or None, check_every=config.check_every,
+        checkpoint_every=config.check_every, callbacks=callbacks, validate=validate)
+    return doc
 
 
 def held_out_scores(train: torch.Tensor, test: torch.Tensor, mask: torch.Tensor, *, order: int = 1,

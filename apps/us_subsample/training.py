@@ -98,6 +98,24 @@ def _ssim(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
     return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))).mean()
 
 
+def training_record(res, *, config, seed: int, command: str, device, t_start: float, **fields) -> dict:
+    """The ``training`` part of a us-subsample model card (both axes): options, seed, command, environment,
+    the app's ``fields`` (data), history, iterations, stop reason and times of the :class:`TrainResult` ``res``."""
+    return {"config": dataclasses.asdict(config), "seed": seed, "command": command, "device": str(device),
+            "threads": torch.get_num_threads(), **fields,
+            "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "history": res.history, "iterations": res.iterations,
+            "stop_reason": "iterations" if res.stop_reason == "max_iter" else res.stop_reason,
+            "train_seconds": res.seconds, "wall_seconds": time.perf_counter() - t_start}
+
+
+def card_tail(model: torch.nn.Module, res) -> dict:
+    """The last entries of a us-subsample model card: parameter count, method, iterations, time, final loss."""
+    return {"parameters": int(sum(p.numel() for p in model.parameters())), "method": "dps",
+            "iterations": res.iterations, "train_seconds": round(res.seconds, 1),
+            "final_loss": res.history[-1]["loss"] if res.history else float("nan")}
+
+
 def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", callbacks=(), resume: bool = False,
           command: str = "") -> dict:
     from sensekit.learned.sampling import BModeDPS, dps_entropy_penalty, dps_param_groups
@@ -172,26 +190,16 @@ def train(config: TrainConfig, output: str, *, seed: int = 0, device="cpu", call
         return float(10 * torch.log10(1.0 / ((est.clamp(0, 1) - val_target) ** 2).mean().clamp_min(1e-20)))
 
     def card(res):
-        mask = model.mask().cpu()
-        stop = "iterations" if res.stop_reason == "max_iter" else res.stop_reason
+        training = training_record(res, config=config, seed=seed, command=command, device=device, t_start=t_start,
+                                   files=files, n_frames=len(frames), geometry=attrs, elements=E, samples=S)
+        training["validation"] = (f"{VAL_PHANTOMS} speckle phantom(s) of seed {seed + 10_000} (never trained on): "
+                                  "PSNR (dB) of the refined B-mode of the top-M mask, data range 1 (= the dynamic "
+                                  "range)")
         return {
             "task": "us-subsample: DPS receive-element mask + B-mode refinement CNN, trained on the B-mode MSE",
-            "mask": torch.nonzero(mask).ravel().tolist(),
+            "mask": torch.nonzero(model.mask().cpu()).ravel().tolist(),
             "rate": config.rate, "dx": config.dx, "dz": config.dz, "fnumber": config.fnumber,
-            "dynamic_range": config.dynamic_range,
-            "training": {"config": dataclasses.asdict(config), "seed": seed, "command": command,
-                         "device": str(device), "threads": torch.get_num_threads(), "files": files,
-                         "n_frames": len(frames), "geometry": attrs, "elements": E, "samples": S,
-                         "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-                         "history": res.history, "iterations": res.iterations,
-                         "stop_reason": stop, "train_seconds": res.seconds,
-                         "wall_seconds": time.perf_counter() - t_start,
-                         "validation": f"{VAL_PHANTOMS} speckle phantom(s) of seed {seed + 10_000} (never trained "
-                                       "on): PSNR (dB) of the refined B-mode of the top-M mask, data range 1 "
-                                       "(= the dynamic range)"},
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "method": "dps", "iterations": res.iterations, "train_seconds": round(res.seconds, 1),
-            "final_loss": res.history[-1]["loss"] if res.history else float("nan"),
+            "dynamic_range": config.dynamic_range, "training": training, **card_tail(model, res),
         }
 
     res, doc = train_and_save(

@@ -31,11 +31,17 @@ class RunOutput:
     per-check dicts): the runner records them in the output's provenance as
     ``stop_reason`` and ``history_summary``; a ``metrics`` dict in the ``info``
     of :meth:`App.finish_stream` adds to (and overrides) the per-block scores.
+
+    ``axes`` labels outputs whose axes this run chooses (``{name: "F"}``, without ``N``; e.g. a mask over
+    the axis an option picks): it replaces the declared layout of :attr:`App.outputs` in the file's
+    ``axes`` attribute (run, batch, and the :meth:`App.finish_stream` outputs of a streamed run); each
+    label must have the output's rank.
     """
 
     outputs: dict                # name -> Tensor or ndarray
     iterations: int = 0
     info: dict = dataclasses.field(default_factory=dict)
+    axes: dict = dataclasses.field(default_factory=dict)   # name -> axes label of this run (overrides the layout)
 
 
 @dataclasses.dataclass(frozen=True)

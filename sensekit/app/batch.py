@@ -466,7 +466,7 @@ def write_part(app, path: str, res, index: int) -> None:
                          "stop_reason": res.stop_reason, "method": res.method,
                          "history_summary": json.dumps(res.history, sort_keys=True) if res.history else ""},
               "metrics": res.metrics}
-    write_h5(path, output_datasets(app, res.outputs, False), groups=groups)
+    write_h5(path, output_datasets(app, res.outputs, False, res.axes), groups=groups)
 
 
 def _attr(v):
@@ -490,12 +490,13 @@ def read_part(path: str):
             raise OSError(f"{path}: sample not marked done")
         streamed = bool(s.get("streamed", False))
         outputs = {} if streamed else {k: np.asarray(f[k][()]) for k in f if isinstance(f[k], h5py.Dataset)}
+        axes = {} if streamed else {k: _attr(f[k].attrs["axes"]) for k in outputs if "axes" in f[k].attrs}
         metrics = {k: _attr(v) for k, v in f["metrics"].attrs.items()} if "metrics" in f else {}
         hist = s.get("history_summary") or ""
         return SampleResult(outputs=outputs, metrics=metrics, iterations=int(s["iterations"]),
                             seconds=float(s["seconds"]), stop_reason=str(s.get("stop_reason", "") or ""),
                             history=json.loads(hist) if hist else None, part=path if streamed else None,
-                            method=str(s.get("method", "") or ""))
+                            method=str(s.get("method", "") or ""), axes=axes)
 
 
 def remove_stale_temporaries(task: FileTask) -> list:

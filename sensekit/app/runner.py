@@ -53,6 +53,7 @@ class RunResult:
     samples: list            # prepared inputs of each sample (CPU tensors), for figures (may be empty)
     per_sample_outputs: list
     parts: list = dataclasses.field(default_factory=list)   # streamed samples: their part files (batch)
+    axes: dict = dataclasses.field(default_factory=dict)    # the run's own output axes labels (RunOutput.axes)
 
 
 class SampleSource:
@@ -179,6 +180,7 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
         raise numerical_failure(app, config, f"failed numerically ({type(e).__name__}: {_short_msg(e)})",
                                 path=path, where=where, datasets=names) from None
     out_np = {k: to_numpy(v) for k, v in res.outputs.items()}   # the copy to the host waits for the device
+    axes = _run_axes(app, res, out_np)
     check_finite(app, out_np, config, path=path, where=where, datasets=names)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -192,7 +194,19 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
                         iterations=int(res.iterations), seconds=secs,
                         stop_reason=str(info.get("stop_reason", "") or ""),
                         history=history_summary(info.get("history"), res.iterations),
-                        method=str(info.get("method", "") or ""))
+                        method=str(info.get("method", "") or ""), axes=axes)
+
+
+def _run_axes(app: App, res, outputs: dict) -> dict:
+    """The checked ``RunOutput.axes`` of a run: ``{name: label}`` for outputs it returned, each of their rank."""
+    axes = dict(getattr(res, "axes", None) or {})
+    for name, label in axes.items():
+        if name not in outputs:
+            raise ValueError(f"{app.name}: RunOutput.axes labels '{name}', which the run did not return")
+        if len([t for t in str(label).split(",") if t.strip()]) != np.ndim(outputs[name]):
+            raise ValueError(f"{app.name}: RunOutput.axes['{name}'] = {label!r} does not have the rank "
+                             f"{np.ndim(outputs[name])} of the output")
+    return axes
 
 
 def run_samples(app: App, samples: list, config, *, device: torch.device, seed: int = 0,
@@ -298,9 +312,16 @@ def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, 
         outs = [_ordered(app, r.outputs) for r in results]
         outputs = (_stack(app, outs) if has_n else dict(outs[0])) if outs else {}
     metrics = reduce_metrics(app, [r.metrics for r in results])
+    axes = {}
+    for r in results:
+        for name, own in (r.axes or {}).items():
+            if axes.setdefault(name, own) != own:
+                raise ValueError(f"{app.name}: output '{name}' has axes {axes[name]!r} in one sample and {own!r} "
+                                 "in another")
     prov = provenance(app, results, has_n=has_n, config=config, device=device, seed=seed, label=label)
     return RunResult(outputs=outputs, metrics=metrics, provenance=prov, has_n=has_n,
-                     n_samples=len(results), samples=list(samples or []), per_sample_outputs=outs, parts=parts)
+                     n_samples=len(results), samples=list(samples or []), per_sample_outputs=outs, parts=parts,
+                     axes=axes)
 
 
 def device_of(spec: str) -> torch.device:
@@ -336,8 +357,10 @@ def stream_run(app: App, *, input_path: str, config, output_path: str | None = N
                        device=device, seed=seed, on_block=on_block)
 
 
-def output_datasets(app: App, outputs: dict, has_n: bool) -> dict:
-    """``{name: (array, axes)}`` for :func:`~sensekit.io.write_h5`; axes: the declared layout of the array's rank."""
+def output_datasets(app: App, outputs: dict, has_n: bool, axes: dict | None = None) -> dict:
+    """``{name: (array, axes)}`` for :func:`~sensekit.io.write_h5`; axes: the run's own label (``axes``, from
+    ``RunOutput.axes``) when it has one, else the declared layout of the array's rank."""
+    own = axes or {}
     counts = {s.counts_name for s in app.outputs if s.ragged}
     datasets = {}
     for name, arr in outputs.items():
@@ -346,10 +369,10 @@ def output_datasets(app: App, outputs: dict, has_n: bool) -> dict:
             datasets[name] = (arr, "N")
             continue
         shape = arr.shape[1:] if has_n else arr.shape
-        axes = app.output_axes(name, len(shape), shape)
-        if axes and has_n:
-            axes = "N," + axes
-        datasets[name] = (arr, axes)
+        label = own.get(name) or app.output_axes(name, len(shape), shape)
+        if label and has_n:
+            label = "N," + label
+        datasets[name] = (arr, label)
     return datasets
 
 
@@ -366,7 +389,7 @@ def write_result(app: App, result: RunResult, output_path: str) -> None:
         from .stream import write_from_parts
         write_from_parts(app, result, output_path, _groups(result))
         return
-    write_h5(output_path, output_datasets(app, result.outputs, result.has_n), groups=_groups(result))
+    write_h5(output_path, output_datasets(app, result.outputs, result.has_n, result.axes), groups=_groups(result))
 
 
 def figure_format(path: str, what: str = "--plot") -> str:

@@ -16,7 +16,8 @@ class SampleResult:
     ``stop_reason`` and ``history`` (a summary, see :func:`~sensekit.app.reduce.history_summary`) come
     from the app's ``RunOutput.info``, and so does ``method``: the method that actually ran when the
     configured one chooses per input (e.g. mri-recon's ``auto``), else empty.  ``part`` is set for a
-    streamed sample whose outputs live in a file (the batch part file) instead of ``outputs``.
+    streamed sample whose outputs live in a file (the batch part file) instead of ``outputs``.  ``axes``:
+    the run's own output axes labels (``RunOutput.axes``).
     """
 
     outputs: dict
@@ -27,6 +28,7 @@ class SampleResult:
     history: dict | None = None
     part: str | None = None
     method: str = ""
+    axes: dict = dataclasses.field(default_factory=dict)
 
 
 def _one_line(e: BaseException) -> str:

@@ -102,7 +102,8 @@ def run_blocks_in_memory(app, inputs: dict, config, *, generator, callbacks: Seq
         ax, _ = output_axis(app, k, tuple(vs[0].shape))
         outputs[k] = torch.cat(list(vs), dim=ax) if torch.is_tensor(vs[0]) else np.concatenate(vs, axis=ax)
     fin = app.finish_stream(state, config)
-    return RunOutput(outputs={**outputs, **fin.outputs}, iterations=fin.iterations, info=dict(fin.info))
+    return RunOutput(outputs={**outputs, **fin.outputs}, iterations=fin.iterations, info=dict(fin.info),
+                     axes=dict(fin.axes))
 
 
 class Checkpoint:
@@ -231,7 +232,8 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
     for name, v in fin.outputs.items():
         arr = to_numpy(v)
         check_finite(app, {name: arr}, config, path=src.path, where=where, datasets=list(lazy))
-        sink.put(name, arr, axes=app.output_axes(name, arr.ndim, arr.shape), index=index)
+        sink.put(name, arr, axes=(fin.axes or {}).get(name) or app.output_axes(name, arr.ndim, arr.shape),
+                 index=index)
     seconds += time.perf_counter() - t0
     metrics = reduce_metrics(app, per_block, weights) if per_block else {}
     metrics.update({k: scalar(v) for k, v in (fin.info.get("metrics") or {}).items()})

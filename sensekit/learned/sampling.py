@@ -28,7 +28,8 @@ from torch import nn
 
 from .unrolled import FunctionOp, Unrolled
 
-__all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet", "BModeDPS", "train_dps",
+__all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet", "BModeDPS", "FixedMaskMixin",
+           "train_dps",
            "mask_entropy", "dps_param_groups", "dps_entropy_penalty"]
 
 
@@ -153,7 +154,35 @@ def _legacy_unrolled_keys(state_dict, prefix, *args):
             state_dict[prefix + "denoiser." + rest[5:]] = state_dict.pop(key)
 
 
-class SubsampleNet(nn.Module):
+class FixedMaskMixin:
+    """The deployed-mask part shared by the DPS models: a learned top-M pattern (``self.sampler``) or, with
+    ``learn_mask=False``, the fixed pattern held in the buffer ``fixed_buffer`` (a baseline trained on a
+    fixed mask).  Call :meth:`_register_fixed` in ``__init__`` after ``self.sampler`` is set."""
+
+    def _register_fixed(self, n: int, fixed: list | None, learn_mask: bool) -> None:
+        """Register the bool (n,) buffer ``fixed_buffer`` (True at ``fixed``) and the flag ``learn_mask``.
+
+        Parameters
+        ----------
+        n : int
+            Length of the sub-sampled axis.
+        fixed : list of int, optional
+            Kept indices of the fixed mask (None: none, the learned mask is used).
+        learn_mask : bool
+            Use the learned DPS pattern (True) or the fixed one.
+        """
+        fm = torch.zeros(n, dtype=torch.bool)
+        if fixed is not None:
+            fm[torch.as_tensor(fixed, dtype=torch.long)] = True
+        self.register_buffer("fixed_buffer", fm)
+        self.learn_mask = bool(learn_mask)
+
+    def mask(self) -> torch.Tensor:
+        """The deployed mask, bool (n,): the top-M of the logits, or the fixed one."""
+        return self.sampler.fixed_mask() if self.learn_mask else self.fixed_buffer.clone()
+
+
+class SubsampleNet(FixedMaskMixin, nn.Module):
     """DPS sampler over the rows (axis −2) of (B, 1, H, W) data + :class:`UnrolledProxGrad` recovery.
 
     ``forward(x)`` draws masks (training) or uses the fixed mask (eval), zero-fills the unsampled rows,
@@ -169,18 +198,11 @@ class SubsampleNet(nn.Module):
         self.sampler = DPSSampler(n, m, tau=tau)
         self.recon = UnrolledProxGrad(channels=1, features=features, layers=layers, kernel=kernel,
                                       iterations=iterations)
-        fm = torch.zeros(n, dtype=torch.bool)
-        if fixed is not None:
-            fm[torch.as_tensor(fixed, dtype=torch.long)] = True
-        self.register_buffer("fixed_buffer", fm)
-        self.learn_mask = bool(learn_mask)
+        self._register_fixed(n, fixed, learn_mask)
 
     @property
     def config(self) -> dict:
         return dict(self._config)
-
-    def mask(self) -> torch.Tensor:
-        return self.sampler.fixed_mask() if self.learn_mask else self.fixed_buffer.clone()
 
     def recover(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Recover (B, 1, H, W) from zero-filled rows ``y`` with row mask ``mask`` (B, H) or (H,)."""
@@ -295,7 +317,7 @@ def train_dps(model: nn.Module, sample: Callable, loss: Callable, *, iterations:
             "stop_reason": "iterations" if res.stop_reason == "max_iter" else res.stop_reason}
 
 
-class BModeDPS(nn.Module):
+class BModeDPS(FixedMaskMixin, nn.Module):
     """Task-driven DPS for B-mode imaging from a sub-set of receive elements (image-domain recovery).
 
     The DAS image of the kept elements is linear in the element weights, so with the per-element delayed
@@ -314,19 +336,12 @@ class BModeDPS(nn.Module):
                             dynamic_range=dynamic_range, learn_mask=learn_mask, fixed=fixed)
         self.sampler = DPSSampler(n, m, tau=tau)
         self.refine = _Prox(1, features, layers, kernel)
-        fm = torch.zeros(n, dtype=torch.bool)
-        if fixed is not None:
-            fm[torch.as_tensor(fixed, dtype=torch.long)] = True
-        self.register_buffer("fixed_buffer", fm)
-        self.learn_mask = bool(learn_mask)
+        self._register_fixed(n, fixed, learn_mask)
         self.dynamic_range = float(dynamic_range)
 
     @property
     def config(self) -> dict:
         return dict(self._config)
-
-    def mask(self) -> torch.Tensor:
-        return self.sampler.fixed_mask() if self.learn_mask else self.fixed_buffer.clone()
 
     def normalised_bmode(self, img: torch.Tensor) -> torch.Tensor:
         env = img.abs()

@@ -22,3 +22,6 @@ __all__ = [
     "ModeProduct", "Kron", "unfold", "fold", "mode_dot", "multi_mode_dot", "khatri_rao",
     "MatrixSensing", "Dense", "VStack", "HStack", "BlockDiag", "split", "join",
 ]
+from .nufft import NUFFT, nudft, pipe_menon_dcf  # noqa: E402
+
+__all__ += ["NUFFT", "nudft", "pipe_menon_dcf"]

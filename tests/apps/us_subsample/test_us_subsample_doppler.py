@@ -90,3 +90,13 @@ def test_learned_slow_time_mask_beats_uniform_and_random_on_held_out_pixels(slow
 def test_learned_slow_time_mask_beats_random_search_selected_on_training_pixels(slow_time_scores):
     s = slow_time_scores
     assert s["dps"] > s["random_best_of_50_on_training_pixels"], s
+
+
+@pytest.mark.realdata
+def test_shipped_slow_time_model_reproduces_its_card(slow_time_scores):
+    """The shipped model loads (FixedMaskMixin port) and scores the held-out pixels as its card recorded."""
+    from sensekit.apps.us_subsample.doppler import load_frames_model
+    model, card = load_frames_model("")
+    assert sorted(model.mask().nonzero().reshape(-1).tolist()) == card["mask"]
+    for k, v in card["evaluation_held_out"]["psnr_doppler"].items():
+        assert slow_time_scores[k] == pytest.approx(v, abs=1e-3), (k, slow_time_scores[k], v)

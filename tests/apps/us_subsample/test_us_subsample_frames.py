@@ -111,3 +111,88 @@ def test_shipped_frames_model_on_the_held_out_half_of_the_real_ensemble(tmp_path
     print(got)
     assert got["dps"]["psnr_doppler"] > got["uniform"]["psnr_doppler"] + 1.0, got
     assert got["dps"]["ssim_doppler"] > got["uniform"]["ssim_doppler"], got
+
+
+def _frames_train(ensemble, out, *extra):
+    tiny = ["--set", "axis=frames", "--set", f"rf={ensemble}", "--set", "rate=0.4", "--set", "iterations=6",
+            "--set", "check_every=2", "--set", "batch=2", "--set", "z_min=0.008", "--set", "z_max=0.012",
+            "--set", "x_half=0.004", "--seed", "3"]
+    r = CliRunner().invoke(main, ["train", "us-subsample", "-o", str(out), *tiny, *extra])
+    assert r.exit_code == 0, r.output
+    import json
+    return json.loads((out / "model.json").read_text()), r.output
+
+
+def _same_weights(a, b):
+    import torch
+    sa = torch.load(a / "model.pt", weights_only=True)["state_dict"]
+    sb = torch.load(b / "model.pt", weights_only=True)["state_dict"]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_train_frames_time_budget_or_exception_then_resume_equals_an_uninterrupted_run(ensemble, tmp_path):
+    """axis=frames trains through the common loop: checkpoint in OUT/checkpoint, --resume, validation metric."""
+    full, text = _frames_train(ensemble, tmp_path / "full")
+    assert "val_psnr_doppler=" in text
+    assert full["val_metric"] == "val_psnr_doppler"
+    assert full["val_psnr_doppler"] == full["evaluation_held_out"]["psnr_doppler"]["dps"]
+    assert full["iterations"] == 6 and full["training"]["stop_reason"] == "iterations"
+    # stopped by the time budget at the first check (iteration 2), then resumed
+    cut, _ = _frames_train(ensemble, tmp_path / "cut", "--set", "max_seconds=1e-9", "--quiet")
+    assert cut["iterations"] == 2 and cut["training"]["stop_reason"] == "max_seconds"
+    done, _ = _frames_train(ensemble, tmp_path / "cut", "--resume", "--quiet")
+    assert done["iterations"] == 6 and done["mask"] == full["mask"]
+    assert [h["iter"] for h in done["training"]["history"]] == [2, 4, 6]
+    assert _same_weights(tmp_path / "full", tmp_path / "cut")
+    # stopped by an exception after the checkpoint of iteration 4, then resumed
+    from sensekit.app.registry import get_app
+    from sensekit.app.base import make_config
+    app = get_app("us-subsample")
+    cfg = make_config(app.TrainConfig, {"axis": "frames", "rf": str(ensemble), "rate": 0.4, "iterations": 6,
+                                        "check_every": 2, "batch": 2, "z_min": 0.008, "z_max": 0.012,
+                                        "x_half": 0.004})
+
+    def boom(info, model):
+        if info["iter"] == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        app.train(cfg, str(tmp_path / "boom"), seed=3, callbacks=[boom])
+    assert (tmp_path / "boom" / "checkpoint.pt").exists() and not (tmp_path / "boom" / "model.pt").exists()
+    app.train(cfg, str(tmp_path / "boom"), seed=3, resume=True)
+    assert _same_weights(tmp_path / "full", tmp_path / "boom")
+    # no checkpoint to resume from: one-line error, exit 3
+    r = CliRunner().invoke(main, ["train", "us-subsample", "-o", str(tmp_path / "none"), "--set", "axis=frames",
+                                  "--set", f"rf={ensemble}", "--resume", "--quiet"])
+    assert r.exit_code == 3 and "checkpoint" in r.output, r.output
+
+
+@pytest.mark.parametrize("axis,label,n", [("frames", "F", 10), ("elements", "E", 128), ("samples", "S", 96)])
+def test_mask_axes_label_follows_the_sub_sampled_axis(ensemble, tmp_path, axis, label, n):
+    """RunOutput.axes: the file labels the mask over the axis the run chose (run and batch alike)."""
+    grid = ["--set", "dx=4e-4", "--set", "dz=2e-4", "--set", "rate=0.4"]
+    out = tmp_path / "o.h5"
+    r = CliRunner().invoke(main, ["run", "us-subsample", "--input", str(ensemble), "-o", str(out), "--method",
+                                  "uniform", "--set", "recovery=zero", "--set", f"axis={axis}", *grid, "--quiet"])
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        assert f["mask"].shape == (n,) and f["mask"].attrs["axes"] == label
+        assert f["recovered_rf"].attrs["axes"] == "F,E,S" and f["image"].attrs["axes"] == "F,Z,X"
+    if axis == "frames":
+        r = CliRunner().invoke(main, ["batch", "us-subsample", str(ensemble), "-o", str(tmp_path / "b"), "--method",
+                                      "uniform", "--set", "recovery=zero", "--set", f"axis={axis}", *grid])
+        assert r.exit_code == 0, r.output
+        (res,) = [p for p in (tmp_path / "b").rglob("*.h5")]
+        with h5py.File(res) as f:
+            assert f["mask"].attrs["axes"] == "F" and f["recovered_rf"].attrs["axes"] == "F,E,S"
+
+
+def test_run_output_axes_must_name_a_returned_output_of_its_rank():
+    from sensekit.app.base import RunOutput
+    from sensekit.app.registry import get_app
+    from sensekit.app.runner import _run_axes
+    app, outs = get_app("us-subsample"), {"mask": np.ones(4, bool)}
+    assert _run_axes(app, RunOutput(outputs=outs, axes={"mask": "F"}), outs) == {"mask": "F"}
+    for bad in ({"mask": "F,E"}, {"image": "F,Z,X"}):
+        with pytest.raises(ValueError, match="axes"):
+            _run_axes(app, RunOutput(outputs=outs, axes=bad), outs)
