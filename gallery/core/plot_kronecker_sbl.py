@@ -55,5 +55,7 @@ for ax, (name, (x, t)) in zip(axes, results.items()):
     ax.plot(x.abs(), "C3.", ms=3)
     ax.set_title(f"{name}: {t:.3f} s (grey: true |x|, red: estimate)", fontsize=9)
 axes[-1].set_xlabel("index of x (row-major over N×N×N)")
+for ax in axes:
+    ax.set_ylabel("|x|", fontsize=9)
 fig.tight_layout()
 plt.show()

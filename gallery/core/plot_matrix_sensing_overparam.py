@@ -56,7 +56,7 @@ for ax in (ax1, ax2):
     ax.set_xlabel("iteration")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-ax1.set_ylabel("‖X_t − M‖_F / ‖M‖_F")
+ax1.set_ylabel(r"$\|X_t - M\|_F \,/\, \|M\|_F$")
 ax1.set_ylim(1e-16, 10)
 fig.tight_layout()
 plt.show()

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import sensekit as sk
+from sensekit.plot import colorbar
 
 torch.set_num_threads(1)
 QUICK = os.environ.get("SENSEKIT_GALLERY_QUICK") == "1"
@@ -55,7 +56,7 @@ methods["GoDec rank 1"] = (sk.solvers.godec(X, 1, card, generator=g, tol=1e-8, m
                            time.perf_counter() - t0)
 
 clean = [t for t in range(T) if t not in tampered]
-fig, axes = plt.subplots(2, 5, figsize=(13, 5.4))
+fig, axes = plt.subplots(2, 5, figsize=(14, 5.6), layout="constrained")
 show_t = [tampered[0], 20]
 for row, t in enumerate(show_t):
     axes[row, 0].imshow(frames[t].numpy(), cmap="gray", vmin=0, vmax=2)
@@ -63,11 +64,11 @@ for row, t in enumerate(show_t):
     for ax, (name, (L, sec)) in zip(axes[row, 1:], methods.items()):
         err = float(torch.linalg.norm(L - L_true) / torch.linalg.norm(L_true))
         err_c = float(torch.linalg.norm((L - L_true)[:, clean]) / torch.linalg.norm(L_true[:, clean]))
-        ax.imshow(L[:, t].reshape(H, W).numpy(), cmap="gray", vmin=0, vmax=2)
+        im = ax.imshow(L[:, t].reshape(H, W).numpy(), cmap="gray", vmin=0, vmax=2)
         ax.set_title(f"{name}, {sec:.2f} s\nerr {err:.3f} / {err_c:.3f}", fontsize=9)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
+colorbar(fig, im, list(axes.ravel()), "intensity (a.u.)")
 fig.suptitle("background estimates; relative error over all frames / over the clean frames")
-fig.tight_layout()
 plt.show()

@@ -52,13 +52,15 @@ for name, fn in runs.items():
     gap = [max(h["objective"] - F_star, 1e-16) for h in res.history]
     a0.semilogy([h["iter"] for h in res.history], gap, label=name)
 a0.set_xlabel("iteration")
-a0.set_ylabel("F(x_k) − F*")
+a0.set_ylabel(r"$F(x_k) - F^*$")
 a0.legend(fontsize=8)
 a0.set_title("objective gap", fontsize=10)
 x = sk.solvers.fista(f, g, max_iter=5 * n_iter, tol=0, restart=True).x
 a1.stem(x_true.abs().numpy(), linefmt="C7-", markerfmt="C7o", basefmt=" ", label="truth")
 a1.plot(x.abs().numpy(), "C3.", label="recovered")
 a1.set_title(f"|x|: {k} spikes from {int(mask.sum())} of {n} Fourier samples", fontsize=10)
+a1.set_xlabel("index")
+a1.set_ylabel("|x|")
 a1.legend(fontsize=8)
 fig.tight_layout()
 plt.show()

@@ -54,6 +54,8 @@ for mode, ax in enumerate(axes):
         ax.plot(true[:, r], "k--", lw=1)
         ax.plot(torch.sign(cos[k]) * F[mode][:, k], lw=1.5, label=f"component {r + 1}")
     ax.set_title(f"mode {mode + 1} factors (dashed: truth)", fontsize=9)
+    ax.set_xlabel(f"index along mode {mode + 1}")
+axes[0].set_ylabel("factor entry (unit-norm columns)")
 axes[0].legend(fontsize=7)
 fig.tight_layout()
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from sensekit.plot import colorbar
 from sensekit.sim import dynamic_phantom
 from sensekit.sim.gains import sensing_stack
 from sensekit.solvers import bilinear as bl
@@ -51,8 +52,8 @@ for name, (dh, xh) in results.items():
     e = bl.rel_errors(dh, xh, d, x)
     print(f"{name:22s} rel. error gains {e['rel_err_gains']:.2e}  image {e['rel_err_signal']:.2e}")
 
-fig, axes = plt.subplots(1, 5, figsize=(13, 2.9), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.5]})
-axes[0].imshow(img.numpy(), cmap="gray", vmin=0, vmax=1)
+fig, axes = plt.subplots(1, 5, figsize=(14, 3.1), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.5]}, layout="constrained")
+im = axes[0].imshow(img.numpy(), cmap="gray", vmin=0, vmax=1)
 axes[0].set_title("true image", fontsize=9)
 for ax, (name, (dh, xh)) in zip(axes[1:4], results.items()):
     dn, xn = bl.normalise(dh, xh)
@@ -61,6 +62,7 @@ for ax, (name, (dh, xh)) in zip(axes[1:4], results.items()):
     ax.set_title(f"{name}\nimage error {e:.1e}", fontsize=9)
 for ax in axes[:4]:
     ax.axis("off")
+colorbar(fig, im, list(axes[:4]), "intensity (a.u.)")
 ax = axes[4]
 ax.plot(d.numpy(), "o", mfc="none", color="0.3", label="true gains")
 ax.plot(bl.normalise(d_pgd, x_pgd)[0].numpy(), ".", color="C3", label="pgd")
@@ -69,5 +71,4 @@ ax.axhline(1, color="0.7", lw=0.8)
 ax.set_xlabel("detector i")
 ax.set_title("detector gains (mean 1)", fontsize=9)
 ax.legend(fontsize=7)
-fig.tight_layout()
 plt.show()

@@ -84,6 +84,7 @@ for ax, (method, R) in zip(axes, rates.items()):
     ax.set_title(f"{method}, n = {n}" + (f" (k = {n // 8}, h = m/4)" if "subspace" in method else ""),
                  fontsize=10)
 axes[0].set_ylabel("sensors m")
-axes[0].legend(fontsize=8, loc="upper right")
-fig.colorbar(im, ax=axes, fraction=0.03, label="P(exact recovery)")
+fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=2,
+           bbox_to_anchor=(0.45, 0.98))   # above the panels, not over the data
+fig.colorbar(im, ax=axes, fraction=0.03, label=f"P(exact recovery), fraction of {trials} trials")
 plt.show()

@@ -20,7 +20,7 @@ from sensekit.app import get_app, make_config
 from sensekit.app.runner import run_sample
 from sensekit.core.random import make_generator, randn
 from sensekit.linop import fftc
-from sensekit.plot import colorbar, data_file, quick, robust_max, show
+from sensekit.plot import data_file, quick, robust_max, show
 from sensekit.sim import cartesian_mask, coil_maps
 
 torch.set_num_threads(1)
@@ -58,15 +58,15 @@ frames = [0, T // 2]
 view = (slice(None), slice(None)) if QUICK else (slice(72, 184), slice(36, 148))   # zoom on the heart
 ref = img.abs().numpy()[(slice(None),) + view]
 vmax = robust_max(ref, 99.5)
-fig, axes = plt.subplots(len(results) + 1, 2 * len(frames), figsize=(2.2 * 2 * len(frames) + 1.2,
-                                                                     2.3 * (len(results) + 1)),
-                         layout="constrained")
+nrow, ncol = len(results) + 1, 2 * len(frames)
+fig = plt.figure(figsize=(2.2 * ncol + 1.6, 2.3 * nrow), layout="constrained")
+gs = fig.add_gridspec(nrow, ncol + 1, width_ratios=[1] * ncol + [0.07])
+axes = np.array([[fig.add_subplot(gs[r, c]) for c in range(ncol)] for r in range(nrow)])
 for c, t in enumerate(frames):
     im = show(axes[0, 2 * c], ref[t], f"reference, phase {t}", vmax=vmax)
     axes[0, 2 * c + 1].axis("off")
-cax = axes[0, -1].inset_axes([0.05, 0.05, 0.08, 0.9])   # in the empty top-right cell
-cb = fig.colorbar(im, cax=cax)
-cb.set_label("|image| (reference max = 1;\nwhite = p99.5, same for all rows)", fontsize=8)
+cb = fig.colorbar(im, cax=fig.add_subplot(gs[0, -1]))   # its own column: no overlap with the panels
+cb.set_label("|image| (ref. max = 1)\nwhite = p99.5, all rows", fontsize=8)
 cb.ax.tick_params(labelsize=7)
 for r, (method, res) in enumerate(results.items(), start=1):
     rec = np.abs(res.outputs["recon"])[(slice(None),) + view]
@@ -74,7 +74,9 @@ for r, (method, res) in enumerate(results.items(), start=1):
     for c, t in enumerate(frames):
         show(axes[r, 2 * c], rec[t], f"{method}, phase {t}\nseries PSNR {m['psnr']:.1f} dB, SSIM {m['ssim']:.3f}"
              if c == 0 else f"{method}, phase {t}", vmax=vmax)
-        err = show(axes[r, 2 * c + 1], np.abs(rec[t] - ref[t]), "|error|", vmax=vmax / 5, cmap="inferno")
-colorbar(fig, err, list(axes[1:, -1]), f"|error| (same units), window 0–{vmax / 5:.3g}")
+        err = show(axes[r, 2 * c + 1], np.abs(rec[t] - ref[t]), "|error| (window ÷ 5)", vmax=vmax / 5, cmap="inferno")
+cb = fig.colorbar(err, cax=fig.add_subplot(gs[1:, -1]))
+cb.set_label(f"|error| (same units as |image|), window 0–{vmax / 5:.3g} = image window / 5", fontsize=8)
+cb.ax.tick_params(labelsize=7)
 fig.suptitle(f"rat cine, 4× k-t undersampling, {maps.shape[0]} simulated coils")
 plt.show()

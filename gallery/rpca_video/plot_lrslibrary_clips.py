@@ -12,14 +12,14 @@ import matplotlib.pyplot as plt
 import torch
 
 from sensekit.apps.rpca_video import methods as Me, options as O, readers as R
-from sensekit.plot import data_file, quick, require
+from sensekit.plot import colorbar, data_file, quick, require
 
 require("av", "video")  # the clips are AVI files
 
 torch.set_num_threads(1)
 QUICK = quick()
 clips = {"lrslibrary_demo.avi": 30, "escalator.avi": 100, "shop.avi": 80}
-fig, axes = plt.subplots(len(clips), 4, figsize=(10, 2.7 * len(clips)))
+fig, axes = plt.subplots(len(clips), 4, figsize=(11, 2.7 * len(clips)), layout="constrained")
 for row, (name, t) in enumerate(clips.items()):
     X = R.to_float(R.open_video(data_file(f"video/{name}")).frames())
     if QUICK:
@@ -27,14 +27,16 @@ for row, (name, t) in enumerate(clips.items()):
         t = min(t, X.shape[0] - 1)
     res, _, info = Me.rsvddpd({"frames": X}, O.RSVDDPDOptions())
     thr = info["threshold"][0] * 255
-    panels = [(X[t], f"{name.split('.')[0]}, frame {t}", "gray", (0, 1)),
-              (res["background"][t], "background (rSVDdpd)", "gray", (0, 1)),
-              (res["foreground"][t].abs(), "|foreground|", "magma", (0, 0.4)),
-              (res["mask"][t], f"mask: |r| > {thr:.1f} grey levels", "gray", (0, 1))]
+    panels = [(X[t] * 255, f"{name.split('.')[0]}, frame {t}", "gray", (0, 255)),
+              (res["background"][t] * 255, "background (rSVDdpd)", "gray", (0, 255)),
+              (res["foreground"][t].abs() * 255, "|foreground|", "magma", (0, 0.4 * 255)),
+              (res["mask"][t], f"mask (binary, white = moving):\n|r| > {thr:.1f} grey levels", "gray", (0, 1))]
+    ims = []
     for ax, (img, title, cmap, (lo, hi)) in zip(axes[row], panels):
-        ax.imshow(img.float().numpy(), cmap=cmap, vmin=lo, vmax=hi)
+        ims.append(ax.imshow(img.float().numpy(), cmap=cmap, vmin=lo, vmax=hi))
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-fig.tight_layout()
+    colorbar(fig, ims[0], list(axes[row, :2]), "grey level (0–255)")
+    colorbar(fig, ims[2], axes[row, 2], "|foreground| (grey levels)")
 plt.show()

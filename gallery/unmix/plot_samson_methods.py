@@ -4,8 +4,10 @@ Samson abundance maps by rrlbs, VCA+FCLS and l1/2-NMF
 
 The Samson scene (95 × 95 pixels, 156 bands; soil, tree, water) unmixed by the reconstructed RRLbS (ℓ2,1 fit
 over bands + learnt per-pixel ℓ_p sparsity), VCA + fully constrained least squares and ℓ1/2-NMF, each after the
-app's per-pixel normalisation; one row per method, the community reference on top. Titles give the mean
-spectral angle to the reference endmembers and the abundance RMSE (in the reference's endmember scale).
+app's per-pixel normalisation; one row per method, the community reference on top, all maps on one abundance
+scale (fraction, 0–1). Each method row's label gives the mean spectral angle to the reference endmembers and
+the abundance RMSE (in the reference's endmember scale). The quick gallery build uses a
+40 × 40 corner and 10 iterations.
 """
 # %%
 import matplotlib.pyplot as plt
@@ -14,7 +16,7 @@ import torch
 from sensekit.app.base import make_config
 from sensekit.apps.unmix import data
 from sensekit.apps.unmix.app import Unmix
-from sensekit.plot import data_file, quick
+from sensekit.plot import colorbar, data_file, quick
 
 torch.set_num_threads(1)
 QUICK = quick()
@@ -26,9 +28,9 @@ app = Unmix()
 inputs = app.prepare({"cube": scene["cube"], "endmembers_ref": scene["endmembers"],
                       "abundances_ref": scene["abundances"]}, {"cube": {"n_endmembers": 3}}, {})
 methods = ("rrlbs", "vca-fcls", "l12nmf")
-fig, axes = plt.subplots(len(methods) + 1, 3, figsize=(7.5, 2.5 * (len(methods) + 1)))
+fig, axes = plt.subplots(len(methods) + 1, 3, figsize=(8, 2.5 * (len(methods) + 1)), layout="constrained")
 for j, name in enumerate(scene["names"]):
-    axes[0, j].imshow(scene["abundances"][:, :, j], vmin=0, vmax=1, cmap="viridis")
+    im = axes[0, j].imshow(scene["abundances"][:, :, j], vmin=0, vmax=1, cmap="viridis")
     axes[0, j].set_title(f"reference: {name}", fontsize=9)
 for i, m in enumerate(methods, start=1):
     cfg = make_config(app.Config, {"method": m, "max_iter": 10 if QUICK else 60})
@@ -44,5 +46,5 @@ for i, m in enumerate(methods, start=1):
 for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout()
+colorbar(fig, im, list(axes.ravel()), "abundance (fraction)")
 plt.show()

@@ -31,6 +31,7 @@ for i, (name, c) in enumerate([("dps", "C0"), ("random", "C1"), ("lowpass", "C2"
 ax[0].set_xlabel("frequency (cycles/sample)")
 ax[0].legend(fontsize=7, loc="upper left")
 ax[0].set_yticks([])
+ax[0].set_ylabel("power (a.u.)")
 names = ["dps+net", "random+net", "lowpass+net", "random+fista", "lowpass+fista", "dps+fista"]
 ax[1].bar(range(len(names)), [r[n] for n in names], color=["C0", "C1", "C2", "C1", "C2", "C0"])
 ax[1].set_yscale("log")
