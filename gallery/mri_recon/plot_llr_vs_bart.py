@@ -10,6 +10,7 @@ so this figure needs neither BART nor a rerun; ``python benchmarks/mri_recon_v2.
 regenerates them.
 """
 # %%
+# gallery: no quick mode (it draws stored benchmark images: nothing to make smaller, and it never needs BART)
 import pathlib
 import sys
 
@@ -18,7 +19,7 @@ import numpy as np
 
 store = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "mri" / "llr_vs_bart_images.npz"
 if not store.exists():
-    print(f"skipped: no stored benchmark images at {store}; run benchmarks/mri_recon_v2.py first")
+    print(f"skipped: benchmark images of real data not found at {store}; run benchmarks/mri_recon_v2.py first")
     sys.exit(77)
 d = np.load(store)
 ref = d["reference"]
@@ -29,14 +30,14 @@ methods = [m for m in ("sensekit llr B=8", "sensekit tv", "bart pics LLR B=8") i
 vmax = float(ref.max())
 errs = {m: np.abs(d[m] - ref) for m in methods}
 emax = max(float(np.percentile(e, 99.5)) for e in errs.values())
-fig, axes = plt.subplots(2, len(methods) + 1, figsize=(3.1 * (len(methods) + 1), 6.2))
+fig, axes = plt.subplots(2, len(methods) + 1, figsize=(3.4 * (len(methods) + 1), 6.6))
 im = axes[0, 0].imshow(ref, cmap="gray", vmin=0, vmax=vmax)
-axes[0, 0].set_title(f"reference (frame {int(d['frame'])})", fontsize=9)
+axes[0, 0].set_title(f"reference\nframe {int(d['frame'])}", fontsize=8)
 for j, m in enumerate(methods, start=1):
     axes[0, j].imshow(d[m], cmap="gray", vmin=0, vmax=vmax)
-    axes[0, j].set_title(f"{m}\n{d[m + ' setting']}: {float(d[m + ' psnr']):.2f} dB (series)", fontsize=9)
+    axes[0, j].set_title(f"{m}\n{d[m + ' setting']}\nPSNR {float(d[m + ' psnr']):.2f} dB (all frames)", fontsize=8)
     ie = axes[1, j].imshow(errs[m], cmap="magma", vmin=0, vmax=emax)
-    axes[1, j].set_title(f"|error|, frame RMSE {np.sqrt(np.mean(errs[m] ** 2)) / vmax:.4f}", fontsize=9)
+    axes[1, j].set_title(f"|error| of this frame\nRMSE {np.sqrt(np.mean(errs[m] ** 2)) / vmax:.4f}", fontsize=8)
 fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="magnitude (series peak = 1)")
 fig.colorbar(ie, ax=axes[1, :].tolist(), shrink=0.8, label="|x − reference| (series peak = 1)")
 axes[1, 0].axis("off")
