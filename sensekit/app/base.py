@@ -312,6 +312,13 @@ class App:
 
 
 def to_numpy(x) -> np.ndarray:
+    """A tensor or array-like as a NumPy array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as a NumPy array (a tensor is detached and copied to the host).
+    """
     if torch.is_tensor(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -323,4 +330,11 @@ def require_finite(name: str, arr: np.ndarray, path: str = "input"):
 
 
 def dumps_config(cfg) -> str:
+    """A config dataclass as a JSON string.
+
+    Returns
+    -------
+    str
+        The options of ``cfg`` as sorted, compact JSON (non-JSON values as ``str``).
+    """
     return json.dumps(config_dict(cfg), sort_keys=True, default=str)
