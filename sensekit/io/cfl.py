@@ -17,14 +17,26 @@ _MAX_DIMS = 16
 
 
 def cfl_base(path) -> str:
-    """The path without a ``.cfl``/``.hdr`` extension (BART names a pair by its base)."""
+    """The path without a ``.cfl``/``.hdr`` extension (BART names a pair by its base).
+
+    Returns
+    -------
+    str
+        The base path of the ``.cfl``/``.hdr`` pair.
+    """
     p = os.fspath(path)
     root, ext = os.path.splitext(p)
     return root if ext.lower() in (".cfl", ".hdr") else p
 
 
 def read_cfl_dims(path) -> list[int]:
-    """The dimensions recorded in the ``.hdr`` beside ``path`` (all of them, trailing ones included)."""
+    """The dimensions recorded in the ``.hdr`` beside ``path`` (all of them, trailing ones included).
+
+    Returns
+    -------
+    list[int]
+        The dimensions as written in the header.
+    """
     hdr = cfl_base(path) + ".hdr"
     if not os.path.isfile(hdr):
         raise InputError(f"{hdr}: BART header not found (a .cfl file needs its .hdr beside it)")

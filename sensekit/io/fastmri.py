@@ -19,7 +19,13 @@ from .errors import InputError
 
 
 def is_fastmri(path) -> bool:
-    """Whether ``path`` is an HDF5 file in the fastMRI layout (``kspace`` + ``ismrmrd_header``, no ``axes``)."""
+    """Whether ``path`` is an HDF5 file in the fastMRI layout (``kspace`` + ``ismrmrd_header``, no ``axes``).
+
+    Returns
+    -------
+    bool
+        True for a fastMRI file (False for anything unreadable).
+    """
     import h5py
 
     try:

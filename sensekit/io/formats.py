@@ -23,6 +23,11 @@ def detect_format(path) -> str:
     ``.hdr``; MATLAB v7.3 by its text header in the HDF5 user block; fastMRI by
     ``kspace`` + ``ismrmrd_header`` at the root; ISMRMRD by a group holding
     ``data`` and ``xml``; any other HDF5 file is taken as a sensekit contract file.
+
+    Returns
+    -------
+    str
+        The format name, one of :data:`FORMATS`.
     """
     p = os.fspath(path)
     root, ext = os.path.splitext(p)

@@ -18,7 +18,13 @@ _V73_MAGIC = b"MATLAB 7.3 MAT-file"
 
 
 def mat_version(path) -> str:
-    """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file."""
+    """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file.
+
+    Returns
+    -------
+    str
+        ``"7.3"``, ``"5"`` or ``"4"``.
+    """
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise InputError(f"{p}: file not found")

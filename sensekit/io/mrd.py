@@ -87,7 +87,13 @@ _SKIP_FLAGS = ("ACQ_IS_NOISE_MEASUREMENT", "ACQ_IS_NAVIGATION_DATA", "ACQ_IS_PHA
 
 
 def is_ismrmrd(path) -> bool:
-    """Whether ``path`` is an HDF5 file laid out as ISMRMRD raw data (a group with ``data`` and ``xml``)."""
+    """Whether ``path`` is an HDF5 file laid out as ISMRMRD raw data (a group with ``data`` and ``xml``).
+
+    Returns
+    -------
+    bool
+        True for an ISMRMRD file (False for anything unreadable).
+    """
     import h5py
 
     try:

@@ -30,6 +30,11 @@ def cast_like(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     complex64 even if the operator stores complex128, and a real input times a
     complex buffer becomes complex of the input's precision.  Device is left
     alone: a mismatch is an error the caller must see.
+
+    Returns
+    -------
+    torch.Tensor
+        ``w`` in the precision (real or complex) matching ``x`` (``w`` itself when no cast is needed).
     """
     if w.dtype == torch.bool:
         return w
@@ -346,4 +351,11 @@ class Identity(LinOp):
 
 
 def stack_shapes(batch: Sequence[int], shape: Sequence[int]) -> tuple:
+    """The shape of a batch of arrays of shape ``shape``.
+
+    Returns
+    -------
+    tuple
+        ``(*batch, *shape)``.
+    """
     return tuple(batch) + tuple(shape)
