@@ -229,6 +229,12 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
 
 
 def default_stop(max_iter: int, tol: float | None) -> Stop:
-    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0."""
+    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0.
+
+    Returns
+    -------
+    Stop
+        The stopping rule.
+    """
     s = MaxIter(max_iter)
     return s if tol is None or tol <= 0 else s | RelChange(tol)
