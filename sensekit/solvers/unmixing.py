@@ -624,9 +624,8 @@ def mvnmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor | None = None, *, 
 
     .. math::
 
-        \min_{E \ge 0,\; a_j \in \Delta}\; F(E, A) = 	frac12 \lVert X - E A
-Vert_F^2
-            + 	frac{\lambda'}{2} \log\det(E^	op E + \delta' I)
+        \min_{E \ge 0,\; a_j \in \Delta}\; F(E, A) = \tfrac12 \lVert X - E A\rVert_F^2
+            + \tfrac{\lambda'}{2} \log\det(E^\top E + \delta' I)
 
     with ``λ' = λ · ‖X − E₀A₀‖²_F / |log det(E₀ᵀE₀ + δ'I)|`` (Leplat et al.'s normalisation: ``lam`` is the
     weight of the volume relative to the starting fit) and ``δ' = δ · tr(E₀ᵀE₀)/P`` (the smoothing relative to
