@@ -19,7 +19,7 @@ def _t(x) -> torch.Tensor:
     return x.to(torch.float64)
 
 
-def nrmse(x, ref) -> float:
+def nrmse(x: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> float:
     """‖x − ref‖ / ‖ref‖ (complex allowed).
 
     Returns
@@ -100,7 +100,7 @@ def ssim(x, ref, *, data_range: float | None = None, sigma: float = 1.5, k1: flo
     return float(s.mean(dim=(-2, -1)).mean())
 
 
-def image_series_scores(recon, ref) -> dict:
+def image_series_scores(recon: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> dict:
     """Scores of an image series against a reference (CONTRACTS.md, mri-recon).
 
     Computed on magnitudes over frames ``(..., T, Y, X)`` (a single image is one
@@ -131,7 +131,7 @@ def image_series_scores(recon, ref) -> dict:
 GT_BACKGROUND, GT_FOREGROUND = 0, 255
 
 
-def pr_counts(mask, gt) -> dict:
+def pr_counts(mask: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor) -> dict:
     """Confusion counts of a binary mask against a CDnet-coded ground truth, over the scored pixels.
 
     Parameters
@@ -175,7 +175,8 @@ def add_counts(*counts: dict) -> dict:
     return out
 
 
-def f_measure(mask_or_counts, gt=None) -> dict:
+def f_measure(mask_or_counts: np.ndarray | torch.Tensor | dict,
+              gt: np.ndarray | torch.Tensor | None = None) -> dict:
     """Precision, recall and F-measure of a foreground mask (or of pooled counts).
 
     ``f_measure(mask, gt)`` scores one mask (all its frames pooled);

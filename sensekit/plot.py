@@ -18,7 +18,7 @@ def pyplot():
     return plt
 
 
-def to_image(x) -> np.ndarray:
+def to_image(x: np.typing.ArrayLike) -> np.ndarray:
     """Magnitude of a tensor/array as a float numpy array.
 
     Returns

@@ -8,12 +8,16 @@ Used by sensekit's own tests and available to plugin authors::
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .core.random import make_generator, randn
 from .core.util import vdot
+
+if TYPE_CHECKING:
+    from .linop.base import LinOp
 
 _DOT_TOL = {torch.float32: 1e-5, torch.complex64: 1e-5, torch.float64: 1e-10, torch.complex128: 1e-10}
 
@@ -28,8 +32,9 @@ def _rel(a, b):
     return d / s
 
 
-def check_linop(op, *, dtype=torch.complex128, device="cpu", batch=(2,), tol=None, seed=0,
-                check_autograd=True, shift=0.7) -> dict:
+def check_linop(op: LinOp, *, dtype: torch.dtype = torch.complex128, device: str | torch.device = "cpu",
+                batch: tuple[int, ...] = (2,), tol: float | None = None, seed: int = 0,
+                check_autograd: bool = True, shift: float = 0.7) -> dict:
     """Check the operator contract; raise ``AssertionError`` on the first violation.
 
     Checks: dot test ``⟨Ax, y⟩ = ⟨x, Aᴴy⟩``, linearity, ``A.N = AᴴA``, batching

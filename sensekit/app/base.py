@@ -311,7 +311,7 @@ class App:
                 if any(self.stream_axis in [t.strip() for t in lay.split(",")] for lay in s.layouts)}
 
 
-def to_numpy(x) -> np.ndarray:
+def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """A tensor or array-like as a NumPy array.
 
     Returns
@@ -329,7 +329,7 @@ def require_finite(name: str, arr: np.ndarray, path: str = "input"):
         raise InputError(f"{path}: dataset '{name}' contains NaN or Inf values")
 
 
-def dumps_config(cfg) -> str:
+def dumps_config(cfg: object) -> str:
     """A config dataclass as a JSON string.
 
     Returns

@@ -74,7 +74,7 @@ def check_stop() -> None:
         raise Interrupted(STOP["signum"])
 
 
-def stop_handler(signum, frame):
+def stop_handler(signum: int, frame: object) -> None:
     """The SIGTERM/SIGINT handler of a batch process: remember the signal, then interrupt (once)."""
     if STOP["signum"] is None:
         STOP["signum"] = signum
@@ -89,7 +89,7 @@ def _quiet_unraisable(default):
 
 
 @contextlib.contextmanager
-def stop_on_signals(signals):
+def stop_on_signals(signals: tuple[int, ...]):
     """Install :func:`stop_handler` for ``signals`` (main thread only); restore everything afterwards.
 
     Yields

@@ -23,7 +23,7 @@ import numpy as np
 from .base import REDUCTIONS
 
 
-def scalar(v):
+def scalar(v: object) -> int | float:
     """A metric value as a plain Python number (ints stay ints, so counts are written as integers).
 
     Returns
@@ -137,7 +137,7 @@ def history_summary(history, iterations: int | None = None) -> dict | None:
     return s
 
 
-def dumps(v) -> str:
+def dumps(v: object) -> str:
     """A value as a reproducible JSON string.
 
     Returns

@@ -111,7 +111,7 @@ def move(d: dict, device: torch.device) -> dict:
     return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in d.items()}
 
 
-def changed_options(config) -> list:
+def changed_options(config: object | None) -> list:
     """``["key=value", ...]`` of the options that differ from their defaults (what the user set).
 
     Returns

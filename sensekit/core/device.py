@@ -47,7 +47,7 @@ _R2C = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.f
         torch.bfloat16: torch.complex64}
 
 
-def is_complex(x) -> bool:
+def is_complex(x: object) -> bool:
     """Whether ``x`` is a complex tensor (False for anything that is not a tensor).
 
     Returns

@@ -16,7 +16,7 @@ from .hdf5 import atomic_path
 _MAX_DIMS = 16
 
 
-def cfl_base(path) -> str:
+def cfl_base(path: str | os.PathLike) -> str:
     """The path without a ``.cfl``/``.hdr`` extension (BART names a pair by its base).
 
     Returns
@@ -29,7 +29,7 @@ def cfl_base(path) -> str:
     return root if ext.lower() in (".cfl", ".hdr") else p
 
 
-def read_cfl_dims(path) -> list[int]:
+def read_cfl_dims(path: str | os.PathLike) -> list[int]:
     """The dimensions recorded in the ``.hdr`` beside ``path`` (all of them, trailing ones included).
 
     Returns
@@ -93,7 +93,7 @@ def read_cfl(path, *, squeeze_trailing: bool = True) -> np.ndarray:
     return data.reshape(dims, order="F")
 
 
-def write_cfl(path, array) -> None:
+def write_cfl(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` as a BART ``.cfl``/``.hdr`` pair (complex64, Fortran order), atomically.
 
     Parameters

@@ -16,7 +16,7 @@ FORMATS = {
 }
 
 
-def detect_format(path) -> str:
+def detect_format(path: str | os.PathLike) -> str:
     """One of :data:`FORMATS` for ``path``; InputError (one line) when none fits.
 
     BART pairs are recognised by a ``.cfl``/``.hdr`` extension or a sibling

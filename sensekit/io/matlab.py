@@ -17,7 +17,7 @@ from .errors import InputError
 _V73_MAGIC = b"MATLAB 7.3 MAT-file"
 
 
-def mat_version(path) -> str:
+def mat_version(path: str | os.PathLike) -> str:
     """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file.
 
     Returns
@@ -47,7 +47,7 @@ def mat_version(path) -> str:
     return "4" if major == 0 else "5"
 
 
-def load_mat(path, *, variables=None) -> dict:
+def load_mat(path: str | os.PathLike, *, variables: list[str] | None = None) -> dict:
     """Read the variables of a MATLAB ``.mat`` file of any version.
 
     Parameters
@@ -75,7 +75,7 @@ def load_mat(path, *, variables=None) -> dict:
     return out
 
 
-def list_mat(path) -> dict:
+def list_mat(path: str | os.PathLike) -> dict:
     """The variables of a ``.mat`` file without reading their data: ``{name: (shape, MATLAB class)}``.
 
     Cheap on large files (v5: the headers, through ``scipy.io.whosmat``; v7.3: the HDF5 metadata);

@@ -273,6 +273,6 @@ class ArraySource(InputSource):
         return {k: LazyArray.from_array(v, name=k, path=self.path) for k, v in self._samples[i].items()}
 
 
-def close_quietly(src) -> None:
+def close_quietly(src: InputSource) -> None:
     with contextlib.suppress(Exception):
         src.close()

@@ -99,7 +99,7 @@ class OFDMGeometry:
         return np.stack([np.rad2deg(1.0 / (d * cos)), np.full(len(p), 1 / s[1]), np.full(len(p), 1 / s[2])], axis=1)
 
 
-def wrap(f):
+def wrap(f: np.typing.ArrayLike) -> np.ndarray:
     """Wrap normalised frequencies to [−½, ½).
 
     Returns
@@ -126,7 +126,7 @@ def steering(f, M: int, *, derivative: bool = False, dtype=torch.complex128, dev
     return V.to(dtype)
 
 
-def synthesize(freqs, gains, shape) -> torch.Tensor:
+def synthesize(freqs: np.typing.ArrayLike, gains: np.typing.ArrayLike, shape: tuple[int, int, int]) -> torch.Tensor:
     """Noiseless channel ``Σ_p g_{s,p} a_p ∘ d_p ∘ v_p``: (S, A, K, L) from (P, 3) freqs and (S, P) gains.
 
     Returns
@@ -150,7 +150,7 @@ def _mode_grams(freqs, shape):
     return out
 
 
-def model_grams(freqs, shape):
+def model_grams(freqs: np.typing.ArrayLike, shape: tuple[int, int, int]):
     """``(KᴴK (P×P), DᴴK (3P×P), DᴴD (3P×3P))`` of the Khatri–Rao model at the frequencies ``freqs`` (P, 3).
 
     K = A ⊙ D ⊙ V holds the P atoms; D = [D_angle, D_range, D_velocity] the derivative atoms (the
@@ -185,7 +185,7 @@ def model_grams(freqs, shape):
     return Gkk, Gdk, Gdd
 
 
-def projected_derivative_gram(freqs, shape) -> torch.Tensor:
+def projected_derivative_gram(freqs: np.typing.ArrayLike, shape: tuple[int, int, int]) -> torch.Tensor:
     """``Dᴴ P⊥_K D`` (3P × 3P complex), see :func:`model_grams`.
 
     Returns

@@ -125,7 +125,7 @@ def _rdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.vdot(a, b).real if a.is_complex() or b.is_complex() else a @ b
 
 
-def rel_errors(d, x, d_ref, x_ref) -> dict:
+def rel_errors(d: torch.Tensor, x: torch.Tensor, d_ref: torch.Tensor, x_ref: torch.Tensor) -> dict:
     """Relative errors of gains and signal after the mean(gains) = 1 normalisation of both pairs.
 
     Returns

@@ -5,6 +5,7 @@ import dataclasses
 
 import torch
 
+from ..prox.base import Prox
 from ..prox.norms import SquaredL2
 from .base import default_stop, solve
 from .problems import LeastSquares, PrimalDual
@@ -21,7 +22,7 @@ class PDHGState:
     terms: tuple = ()   # the dual terms actually used
 
 
-def prox_of(f, x, step):
+def prox_of(f: Prox | LeastSquares | None, x: torch.Tensor, step: float | torch.Tensor) -> torch.Tensor:
     """Prox of a primal term that is a Prox, a LeastSquares data term or None.
 
     Returns

@@ -417,7 +417,8 @@ def esprit(R: torch.Tensor, n_sources: int, *, spacing: float | None = None) -> 
     Returns
     -------
     torch.Tensor
-        The ``(..., n_sources)`` normalised frequencies in ascending order; with ``spacing``, the angles ``asin(f / spacing)`` in radians.
+        The ``(..., n_sources)`` normalised frequencies in ascending order; with ``spacing``,
+        the angles ``asin(f / spacing)`` in radians.
 
     References
     ----------
