@@ -40,10 +40,11 @@ def interruptible():
     Yields a dict whose ``"signum"`` is set when a signal arrived.  Does
     nothing outside the main thread (signal handlers can only be set there).
 
-    Yields
-    ------
-    dict
-        A dict whose ``"signum"`` is set when a signal arrived.
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        The context of :func:`~sensekit.app.batch.stop_on_signals`; it yields a dict whose ``"signum"``
+        is set when a signal arrived.
     """
     return stop_on_signals(_SIGNALS)
 
