@@ -71,7 +71,13 @@ class SampleSource:
         self._get, self._close = getter, close
 
     def get(self, i: int) -> dict:
-        """Prepared sample ``i`` (a dict of CPU tensors as returned by ``app.prepare``)."""
+        """Prepared sample ``i`` (a dict of CPU tensors as returned by ``app.prepare``).
+
+        Returns
+        -------
+        dict
+            The prepared sample.
+        """
         if not 0 <= i < self.n_samples:
             raise IndexError(i)
         return self._get(i)

@@ -65,6 +65,11 @@ class DatasetSpec:
         """The declared layout with ``ndim`` axes (no ``N``); fixed sizes must match ``shape`` when given.
 
         Several layouts of one rank: the first whose fixed sizes fit. None when no layout has that rank.
+
+        Returns
+        -------
+        str or None
+            The first fitting layout, or None when none fits.
         """
         fits = [lay for lay in self.layouts if len(_tokens(lay)) == ndim]
         if shape is not None:
@@ -74,6 +79,13 @@ class DatasetSpec:
         return fits[0] if fits else None
 
     def describe(self) -> str:
+        """One line describing the dataset (for ``sensekit info``).
+
+        Returns
+        -------
+        str
+            The name, layouts, kinds, whether required or ragged, and the help text.
+        """
         req = "required" if self.required else "optional"
         rag = "; ragged: rows differ per sample, N-files pad with NaN + " + self.counts_name if self.ragged else ""
         return f"{self.name} ({' | '.join(self.layouts)}; {'/'.join(self.kinds)}; {req}{rag}): {self.doc}"

@@ -176,10 +176,23 @@ class LazyArray:
         return finite_or_raise(arr, self.path, self.name)
 
     def read(self) -> np.ndarray:
+        """Read the whole array.
+
+        Returns
+        -------
+        numpy.ndarray
+            The whole array.
+        """
         return self[()]
 
     def take(self, axis: int, start: int, stop: int) -> np.ndarray:
-        """Entries ``start:stop`` along ``axis``."""
+        """Entries ``start:stop`` along ``axis``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The entries read.
+        """
         key = [slice(None)] * self.ndim
         key[axis] = slice(start, stop)
         return self[tuple(key)]
@@ -207,18 +220,43 @@ class InputSource:
         raise NotImplementedError
 
     def layout(self, name: str) -> list:
-        """Axis tokens of dataset ``name`` without ``N`` (e.g. ``["T", "H", "W"]``)."""
+        """Axis tokens of dataset ``name`` without ``N`` (e.g. ``["T", "H", "W"]``).
+
+        Returns
+        -------
+        list[str]
+            The axis tokens.
+        """
         raise NotImplementedError
 
     def attrs(self, name: str) -> dict:
+        """The attributes of dataset ``name``.
+
+        Returns
+        -------
+        dict
+            ``{attr: value}`` (empty by default).
+        """
         return {}
 
     def lazy(self, i: int) -> dict:
-        """``{name: LazyArray}`` of sample ``i``."""
+        """``{name: LazyArray}`` of sample ``i``.
+
+        Returns
+        -------
+        dict
+            ``{name: LazyArray}``.
+        """
         raise NotImplementedError
 
     def sample(self, i: int) -> dict:
-        """``{name: ndarray}`` of sample ``i`` (read whole, checked for NaN/Inf)."""
+        """``{name: ndarray}`` of sample ``i`` (read whole, checked for NaN/Inf).
+
+        Returns
+        -------
+        dict
+            ``{name: ndarray}``.
+        """
         if not 0 <= i < self.n_samples:
             raise IndexError(i)
         return {k: a.read() for k, a in self.lazy(i).items()}

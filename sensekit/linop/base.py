@@ -69,10 +69,24 @@ class LinOp(torch.nn.Module):
 
     # ------------------------------------------------------------------ apply
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
+        """Apply the operator to ``x`` of shape ``(*batch, *in_shape)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``A x`` of shape ``(*batch, *out_shape)``.
+        """
         self._check(x, self.in_shape, "input")
         return self._forward(x)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Apply the adjoint to ``y`` of shape ``(*batch, *out_shape)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``Aᴴ y`` of shape ``(*batch, *in_shape)``.
+        """
         self._check(y, self.out_shape, "adjoint input")
         return self._adjoint(y)
 
@@ -91,6 +105,13 @@ class LinOp(torch.nn.Module):
                              f"expected (..., {', '.join(map(str, shape))})")
 
     def batch_shape(self, x: torch.Tensor) -> tuple:
+        """The batch shape of an input ``x``.
+
+        Returns
+        -------
+        tuple
+            The leading dims of ``x`` before ``in_shape``.
+        """
         return tuple(x.shape[: x.ndim - len(self.in_shape)])
 
     # --------------------------------------------------------------- algebra
@@ -108,6 +129,11 @@ class LinOp(torch.nn.Module):
         """Solve (AᴴA + shift·I) x = b in closed form, where one exists.
 
         Raises ``NotImplementedError`` otherwise; iterative solvers then use CG.
+
+        Returns
+        -------
+        torch.Tensor
+            ``x``, shaped like ``b``.
         """
         raise NotImplementedError(f"{type(self).__name__} has no closed-form normal solve")
 
@@ -153,6 +179,13 @@ class LinOp(torch.nn.Module):
         return Scale(-1.0, self)
 
     def extra_repr(self) -> str:
+        """The shapes, for the module's ``repr``.
+
+        Returns
+        -------
+        str
+            ``"in_shape=..., out_shape=..."``.
+        """
         return f"in_shape={self.in_shape}, out_shape={self.out_shape}"
 
 

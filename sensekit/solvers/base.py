@@ -25,10 +25,23 @@ class Stop:
     """A stop criterion: ``check(info) -> reason or None``; combine with ``|`` and ``&``."""
 
     def check(self, info: dict) -> str | None:
+        """Whether to stop, given a check's ``info`` (iteration, relative change, ...).
+
+        Returns
+        -------
+        str or None
+            The stop reason, or None to go on.
+        """
         raise NotImplementedError
 
     def max_iter(self) -> int | None:
-        """The iteration at which this criterion surely stops (None if unbounded)."""
+        """The iteration at which this criterion surely stops (None if unbounded).
+
+        Returns
+        -------
+        int or None
+            The iteration bound, or None.
+        """
         return None
 
     def __or__(self, other: "Stop") -> "Stop":
