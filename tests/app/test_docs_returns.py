@@ -81,3 +81,24 @@ def test_public_functions_with_parameters_have_type_hints():
         if params and all(p.annotation is inspect.Parameter.empty for p in params):
             bare.append(qual)
     assert not bare, f"{len(bare)} public functions without any parameter annotation: {bare[:20]}"
+
+
+BASE_CLASSES = ["sensekit.app.base.App", "sensekit.app.runner.SampleSource", "sensekit.io.hdf5.DatasetSpec",
+                "sensekit.io.source.LazyArray", "sensekit.io.source.InputSource", "sensekit.linop.base.LinOp",
+                "sensekit.prox.base.Prox", "sensekit.solvers.base.Stop"]
+
+
+def test_methods_of_the_core_base_classes_document_their_returns():
+    """The hooks plugin authors implement (subclasses without their own docstring inherit these)."""
+    missing = []
+    for qual in BASE_CLASSES:
+        modname, clsname = qual.rsplit(".", 1)
+        cls = getattr(importlib.import_module(modname), clsname)
+        for name, fn in vars(cls).items():
+            fn = fn.fget if isinstance(fn, property) else fn
+            if name.startswith("_") or not inspect.isfunction(fn):
+                continue
+            ret, gen = _returns_and_yields(fn)
+            if (ret or gen) and not SECTION.search(fn.__doc__ and inspect.cleandoc(fn.__doc__) or ""):
+                missing.append(f"{qual}.{name}")
+    assert not missing, f"base-class methods without a Returns section: {missing}"
