@@ -322,7 +322,7 @@ def find_inputs(app, spec: str, out_dir: str | None = None, hidden: list | None 
     Returns
     -------
     list[str]
-        The input paths, sorted, outputs below ``out_dir`` excluded.
+        The absolute input paths, sorted, those below ``out_dir`` excluded.
     """
     spec = os.path.expanduser(str(spec))
     skipped: set = set()

@@ -48,7 +48,7 @@ def read_image(path: str) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        The image as ``(H, W)`` or ``(H, W, 3)`` in its stored integer dtype.
+        The image as ``(H, W)`` or ``(H, W, 3)`` (uint8 for colour) in the dtype Pillow reads.
     """
     Image = _pil()
     try:
