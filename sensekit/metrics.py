@@ -19,8 +19,14 @@ def _t(x) -> torch.Tensor:
     return x.to(torch.float64)
 
 
-def nrmse(x, ref) -> float:
-    """‖x − ref‖ / ‖ref‖ (complex allowed)."""
+def nrmse(x: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> float:
+    """‖x − ref‖ / ‖ref‖ (complex allowed).
+
+    Returns
+    -------
+    float
+        The relative error.
+    """
     x = torch.as_tensor(x) if not isinstance(x, np.ndarray) else torch.from_numpy(np.ascontiguousarray(x))
     ref = torch.as_tensor(ref) if not isinstance(ref, np.ndarray) else torch.from_numpy(np.ascontiguousarray(ref))
     x = x.to(torch.complex128 if x.is_complex() or ref.is_complex() else torch.float64)
@@ -32,6 +38,11 @@ def psnr(x, ref, *, data_range: float | None = None) -> float:
     """Peak signal-to-noise ratio in dB: 10·log10(data_range² / MSE).
 
     ``data_range`` defaults to ``ref.max() − ref.min()``.
+
+    Returns
+    -------
+    float
+        The PSNR in dB (``inf`` for a perfect match).
     """
     x, ref = _t(x), _t(ref)
     if data_range is None:
@@ -57,6 +68,11 @@ def ssim(x, ref, *, data_range: float | None = None, sigma: float = 1.5, k1: flo
     valid region of each image, then over any leading dims — the same
     definition as scikit-image's ``structural_similarity(gaussian_weights=True,
     use_sample_covariance=False, sigma=1.5)``.
+
+    Returns
+    -------
+    float
+        The mean SSIM (over pixels, then over leading dims).
     """
     x, ref = _t(x), _t(ref)
     if x.shape != ref.shape or x.ndim < 2:
@@ -84,12 +100,17 @@ def ssim(x, ref, *, data_range: float | None = None, sigma: float = 1.5, k1: flo
     return float(s.mean(dim=(-2, -1)).mean())
 
 
-def image_series_scores(recon, ref) -> dict:
+def image_series_scores(recon: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> dict:
     """Scores of an image series against a reference (CONTRACTS.md, mri-recon).
 
     Computed on magnitudes over frames ``(..., T, Y, X)`` (a single image is one
     frame); the data range is the reference's maximum over the whole series;
     PSNR and SSIM are averaged over frames; NRMSE is over the whole series.
+
+    Returns
+    -------
+    dict
+        ``{"psnr", "ssim", "nrmse"}``: frame-mean PSNR and SSIM, and the series NRMSE.
     """
     r = torch.as_tensor(recon) if not isinstance(recon, np.ndarray) else torch.from_numpy(recon)
     g = torch.as_tensor(ref) if not isinstance(ref, np.ndarray) else torch.from_numpy(ref)
@@ -110,7 +131,7 @@ def image_series_scores(recon, ref) -> dict:
 GT_BACKGROUND, GT_FOREGROUND = 0, 255
 
 
-def pr_counts(mask, gt) -> dict:
+def pr_counts(mask: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor) -> dict:
     """Confusion counts of a binary mask against a CDnet-coded ground truth, over the scored pixels.
 
     Parameters
@@ -140,7 +161,13 @@ def pr_counts(mask, gt) -> dict:
 
 
 def add_counts(*counts: dict) -> dict:
-    """Sum of several :func:`pr_counts` results (pooling)."""
+    """Sum of several :func:`pr_counts` results (pooling).
+
+    Returns
+    -------
+    dict
+        The summed counts.
+    """
     out = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     for c in counts:
         for k in out:
@@ -148,13 +175,19 @@ def add_counts(*counts: dict) -> dict:
     return out
 
 
-def f_measure(mask_or_counts, gt=None) -> dict:
+def f_measure(mask_or_counts: np.ndarray | torch.Tensor | dict,
+              gt: np.ndarray | torch.Tensor | None = None) -> dict:
     """Precision, recall and F-measure of a foreground mask (or of pooled counts).
 
     ``f_measure(mask, gt)`` scores one mask (all its frames pooled);
     ``f_measure(counts)`` scores counts from :func:`pr_counts` / :func:`add_counts`.
     Precision is 0 when nothing is predicted, recall 0 when nothing is true
     (never NaN); F = 2PR/(P+R), 0 when P + R = 0.
+
+    Returns
+    -------
+    dict
+        ``{"precision", "recall", "f_measure"}``.
     """
     c = mask_or_counts if gt is None else pr_counts(mask_or_counts, gt)
     if not isinstance(c, dict) or not {"tp", "fp", "fn"} <= set(c):

@@ -5,15 +5,27 @@ import numpy as np
 
 
 def pyplot():
-    """matplotlib.pyplot with a non-interactive backend."""
+    """matplotlib.pyplot with a non-interactive backend.
+
+    Returns
+    -------
+    module
+        The ``matplotlib.pyplot`` module.
+    """
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     return plt
 
 
-def to_image(x) -> np.ndarray:
-    """Magnitude of a tensor/array as a float numpy array."""
+def to_image(x: np.typing.ArrayLike) -> np.ndarray:
+    """Magnitude of a tensor/array as a float numpy array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``|x|`` as ``float64``.
+    """
     try:
         import torch
         if torch.is_tensor(x):
@@ -24,6 +36,13 @@ def to_image(x) -> np.ndarray:
 
 
 def show(ax, img, title: str = "", vmax: float | None = None, cmap: str = "gray", vmin: float = 0.0):
+    """Show the magnitude of ``img`` on ``ax`` without ticks, titled ``title``.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The image drawn on ``ax`` (for a colorbar).
+    """
     im = ax.imshow(to_image(img), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
@@ -32,7 +51,13 @@ def show(ax, img, title: str = "", vmax: float | None = None, cmap: str = "gray"
 
 
 def robust_max(x, percentile: float = 99.5) -> float:
-    """Display white level: the ``percentile`` of the magnitude (robust to a few bright pixels); 1 if all zero."""
+    """Display white level: the ``percentile`` of the magnitude (robust to a few bright pixels); 1 if all zero.
+
+    Returns
+    -------
+    float
+        The white level.
+    """
     m = to_image(x)
     m = m[np.isfinite(m)]
     v = float(np.percentile(m, percentile)) if m.size else 0.0
@@ -43,7 +68,13 @@ def robust_max(x, percentile: float = 99.5) -> float:
 
 def object_box(x, *, level: float = 0.05, margin: float = 0.08, min_fraction: float = 0.7):
     """``(slice_y, slice_x)`` around where the magnitude (max over leading axes) exceeds ``level`` × its
-    robust maximum, with a ``margin``; the whole image when the object already fills ``min_fraction`` of it."""
+    robust maximum, with a ``margin``; the whole image when the object already fills ``min_fraction`` of it.
+
+    Returns
+    -------
+    tuple[slice, slice]
+        The crop (the whole image when no useful box is found).
+    """
     m = to_image(x)
     m = m.reshape((-1,) + m.shape[-2:]).max(axis=0)
     Y, X = m.shape
@@ -59,7 +90,13 @@ def object_box(x, *, level: float = 0.05, margin: float = 0.08, min_fraction: fl
 
 
 def colorbar(fig, im, ax, label: str):
-    """A colorbar for the image ``im`` beside ``ax`` (an axes or a list of axes), labelled with its unit."""
+    """A colorbar for the image ``im`` beside ``ax`` (an axes or a list of axes), labelled with its unit.
+
+    Returns
+    -------
+    matplotlib.colorbar.Colorbar
+        The colorbar.
+    """
     cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
     cb.set_label(label, fontsize=8)
     cb.ax.tick_params(labelsize=7)
@@ -73,7 +110,13 @@ def save(fig, path: str, fmt: str = "png", dpi: int = 120) -> None:
 
 # ----------------------------------------------------------------------------- gallery helpers
 def quick() -> bool:
-    """True when the gallery runs in smoke mode (``SENSEKIT_GALLERY_QUICK=1``): use small sizes, few iterations."""
+    """True when the gallery runs in smoke mode (``SENSEKIT_GALLERY_QUICK=1``): use small sizes, few iterations.
+
+    Returns
+    -------
+    bool
+        Whether smoke mode is on.
+    """
     import os
     return os.environ.get("SENSEKIT_GALLERY_QUICK", "") not in ("", "0")
 
@@ -83,6 +126,11 @@ def require(module: str, extra: str):
 
     A figure that needs, say, PyAV to decode a video cannot be drawn without it; this says so and lets
     ``sensekit gallery`` report the script as *skipped* rather than failed.
+
+    Returns
+    -------
+    module
+        The imported module.
     """
     import importlib
     import sys
@@ -99,6 +147,11 @@ def data_file(relpath: str):
     When the file is absent a gallery script cannot draw its figure: this
     prints why and exits with code 77, which ``sensekit gallery`` reports as
     *skipped* (never as a figure of something else).
+
+    Returns
+    -------
+    pathlib.Path
+        The path of the file.
     """
     import os
     import pathlib

@@ -8,12 +8,16 @@ Used by sensekit's own tests and available to plugin authors::
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .core.random import make_generator, randn
 from .core.util import vdot
+
+if TYPE_CHECKING:
+    from .linop.base import LinOp
 
 _DOT_TOL = {torch.float32: 1e-5, torch.complex64: 1e-5, torch.float64: 1e-10, torch.complex128: 1e-10}
 
@@ -28,8 +32,9 @@ def _rel(a, b):
     return d / s
 
 
-def check_linop(op, *, dtype=torch.complex128, device="cpu", batch=(2,), tol=None, seed=0,
-                check_autograd=True, shift=0.7) -> dict:
+def check_linop(op: LinOp, *, dtype: torch.dtype = torch.complex128, device: str | torch.device = "cpu",
+                batch: tuple[int, ...] = (2,), tol: float | None = None, seed: int = 0,
+                check_autograd: bool = True, shift: float = 0.7) -> dict:
     """Check the operator contract; raise ``AssertionError`` on the first violation.
 
     Checks: dot test ``⟨Ax, y⟩ = ⟨x, Aᴴy⟩``, linearity, ``A.N = AᴴA``, batching
@@ -38,6 +43,11 @@ def check_linop(op, *, dtype=torch.complex128, device="cpu", batch=(2,), tol=Non
     ``solve_normal`` inverting ``A.N + shift`` where the operator has one.
 
     Returns the measured errors (a dict of floats).
+
+    Returns
+    -------
+    dict
+        The measured relative errors by check (``"dot"``, ``"linearity"``, ``"normal"``, ...).
     """
     tol = _tol(dtype, tol)
     g = make_generator(seed)
@@ -103,6 +113,11 @@ def check_prox(g, x: torch.Tensor, step: float = 0.5, *, n_trials: int = 200, se
     value at ``n_trials`` perturbations of ``p`` (of several sizes), at random
     points, at ``feasible(random)`` points when ``g`` is an indicator, and at
     the result of a derivative-free scipy minimiser started from ``x``.
+
+    Returns
+    -------
+    dict
+        ``{"objective": the prox objective at p, "best_gap": the largest improvement a trial point found}``.
     """
     from scipy.optimize import minimize
 
@@ -147,7 +162,13 @@ def check_prox(g, x: torch.Tensor, step: float = 0.5, *, n_trials: int = 200, se
 
 
 def check_moreau(g, x: torch.Tensor, step: float = 0.5, tol: float = 1e-10) -> float:
-    """Check Moreau's identity ``x = prox_{τg}(x) + τ·prox_{g*/τ}(x/τ)``."""
+    """Check Moreau's identity ``x = prox_{τg}(x) + τ·prox_{g*/τ}(x/τ)``.
+
+    Returns
+    -------
+    float
+        The relative error of the identity.
+    """
     p = g.prox(x, step)
     q = g.conj_prox(x / step, 1.0 / step)
     err = _rel(p + step * q, x)
@@ -180,6 +201,11 @@ def count_host_syncs():
     checks (DESIGN.md).  Counted: scalar reads (``float(t)``, ``t.item()``,
     ``bool(t)``), data-dependent shapes (``nonzero``, boolean-mask indexing,
     ``masked_select``, ``unique``), ``torch.equal``, ``.tolist()`` and ``.numpy()``.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        A context manager yielding the counter (its ``ops`` list names each sync).
 
     Examples
     --------

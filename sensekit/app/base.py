@@ -146,7 +146,13 @@ class App:
 
     # -- data
     def simulate(self, sim, generator: torch.Generator) -> tuple[dict, dict]:
-        """A synthetic input: ``({dataset: ndarray}, {dataset: {attr: value}})``."""
+        """A synthetic input: ``({dataset: ndarray}, {dataset: {attr: value}})``.
+
+        Returns
+        -------
+        tuple[dict, dict]
+            The datasets ``{name: ndarray}`` and their attributes ``{name: {attr: value}}``.
+        """
         raise NotImplementedError
 
     def prepare(self, arrays: dict, attrs: dict, layouts: dict) -> dict:
@@ -156,6 +162,11 @@ class App:
         ``ValueError`` raised here. A streamed app's ``prepare`` receives one block
         at a time (the streamed datasets sliced, the others whole) and must keep the
         streamed datasets' names and the position of the streamed axis.
+
+        Returns
+        -------
+        dict
+            The prepared sample: ``{name: tensor or value}`` on the CPU.
         """
         raise NotImplementedError
 
@@ -218,17 +229,34 @@ class App:
         """Another format's file as contract datasets: ``({name: (array, axes)}, {root attr: value})``.
 
         ``fmt`` is the name :func:`sensekit.io.detect_format` gave the source.
+
+        Returns
+        -------
+        tuple[dict, dict]
+            The datasets ``{name: (array, axes)}`` and the root attributes.
         """
         raise NotImplementedError(f"{self.name} has no converter")
 
     def train(self, config, output: str, *, seed: int = 0, device="cpu", callbacks: Sequence[Callable] = (),
               resume: bool = False, command: str = "") -> dict:
-        """Train the app's learned method into the folder ``output``; returns the model card (a dict)."""
+        """Train the app's learned method into the folder ``output``; returns the model card (a dict).
+
+        Returns
+        -------
+        dict
+            The model card of the trained model.
+        """
         raise NotImplementedError(f"{self.name} has nothing to train")
 
     # -- work
     def run(self, inputs: dict, config, *, generator: torch.Generator, callbacks: Sequence[Callable] = ()) -> RunOutput:
-        """Process one prepared sample. A streamed app inherits this: its block methods over the whole sample."""
+        """Process one prepared sample. A streamed app inherits this: its block methods over the whole sample.
+
+        Returns
+        -------
+        RunOutput
+            The outputs, iterations and solver info of the sample.
+        """
         if self.stream_axis is None:
             raise NotImplementedError
         from .stream import run_blocks_in_memory
@@ -239,11 +267,22 @@ class App:
 
         Return the sufficient statistics of pooled metrics too (declared ``"sum"``),
         e.g. ``{"tp": .., "fp": .., "fn": .., "f_measure": ..}``.
+
+        Returns
+        -------
+        dict
+            ``{metric: value}`` (empty when no reference is present).
         """
         return {}
 
     def pool_metrics(self, totals: dict) -> dict:
-        """The ``"pooled"`` metrics from ``totals`` (the summed ``"sum"`` metrics of the samples / blocks)."""
+        """The ``"pooled"`` metrics from ``totals`` (the summed ``"sum"`` metrics of the samples / blocks).
+
+        Returns
+        -------
+        dict
+            ``{metric: value}`` of the pooled metrics (empty by default).
+        """
         return {}
 
     def figure(self, inputs: dict, outputs: dict, path: str, config, *, fmt: str = "png") -> None:
@@ -257,13 +296,25 @@ class App:
     # -- streaming (see the class docstring)
     def stream_block_size(self, config) -> int:
         """Entries per block along :attr:`stream_axis`: the option ``block`` when the Config has one (> 0), else
-        :attr:`stream_block`."""
+        :attr:`stream_block`.
+
+        Returns
+        -------
+        int
+            The block length.
+        """
         b = getattr(config, "block", None)
         return int(b) if b else int(self.stream_block)
 
     def start_stream(self, info: StreamInfo, config, *, generator: torch.Generator) -> dict:
         """The state before the first block (a dict of tensors, numbers, strings, lists/dicts of them:
-        it is checkpointed with ``torch.save`` and read back with ``weights_only=True``)."""
+        it is checkpointed with ``torch.save`` and read back with ``weights_only=True``).
+
+        Returns
+        -------
+        dict
+            The initial state (empty by default).
+        """
         return {}
 
     def run_block(self, block: dict, state: dict, config, *, start: int, generator: torch.Generator,
@@ -274,22 +325,46 @@ class App:
         (on the run's device) and the other inputs whole. Every output returned here must
         carry the streamed axis (with the block's length); whole outputs come from
         :meth:`finish_stream`. Do not mutate ``state``: return a new dict.
+
+        Returns
+        -------
+        tuple[dict, dict]
+            The block's outputs and the new state.
         """
         raise NotImplementedError
 
     def finish_stream(self, state: dict, config) -> RunOutput:
-        """After the last block: outputs without the streamed axis, iterations and info (stop reason, history)."""
+        """After the last block: outputs without the streamed axis, iterations and info (stop reason, history).
+
+        Returns
+        -------
+        RunOutput
+            The non-streamed outputs, iterations and info (no outputs by default).
+        """
         return RunOutput(outputs={})
 
     # -- helpers
     def output_spec(self, name: str):
+        """The :class:`~sensekit.io.hdf5.DatasetSpec` of output ``name``.
+
+        Returns
+        -------
+        DatasetSpec or None
+            The declared spec, or None when ``name`` is not a declared output.
+        """
         for spec in self.outputs:
             if spec.name == name:
                 return spec
         return None
 
     def output_axes(self, name: str, ndim: int | None = None, shape: tuple | None = None) -> str | None:
-        """The ``axes`` label of output ``name``: its declared layout of rank ``ndim`` (the first when None)."""
+        """The ``axes`` label of output ``name``: its declared layout of rank ``ndim`` (the first when None).
+
+        Returns
+        -------
+        str or None
+            The axes label, or None when the output is not declared or no layout fits.
+        """
         spec = self.output_spec(name)
         if spec is None:
             return None
@@ -298,20 +373,40 @@ class App:
         return spec.layout_for(ndim, shape)
 
     def input_spec(self, name: str) -> DatasetSpec:
+        """The :class:`~sensekit.io.hdf5.DatasetSpec` of input ``name``.
+
+        Returns
+        -------
+        DatasetSpec
+            The declared spec.
+        """
         for spec in self.inputs:
             if spec.name == name:
                 return spec
         raise KeyError(name)
 
     def streamed_inputs(self) -> dict:
-        """``{name: [layouts]}`` of the inputs whose layouts carry :attr:`stream_axis`."""
+        """``{name: [layouts]}`` of the inputs whose layouts carry :attr:`stream_axis`.
+
+        Returns
+        -------
+        dict
+            ``{input name: list of layouts}`` (empty for an app that does not stream).
+        """
         if self.stream_axis is None:
             return {}
         return {s.name: s.layouts for s in self.inputs
                 if any(self.stream_axis in [t.strip() for t in lay.split(",")] for lay in s.layouts)}
 
 
-def to_numpy(x) -> np.ndarray:
+def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor or array-like as a NumPy array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as a NumPy array (a tensor is detached and copied to the host).
+    """
     if torch.is_tensor(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -322,5 +417,12 @@ def require_finite(name: str, arr: np.ndarray, path: str = "input"):
         raise InputError(f"{path}: dataset '{name}' contains NaN or Inf values")
 
 
-def dumps_config(cfg) -> str:
+def dumps_config(cfg: object) -> str:
+    """A config dataclass as a JSON string.
+
+    Returns
+    -------
+    str
+        The options of ``cfg`` as sorted, compact JSON (non-JSON values as ``str``).
+    """
     return json.dumps(config_dict(cfg), sort_keys=True, default=str)

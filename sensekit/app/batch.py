@@ -74,7 +74,7 @@ def check_stop() -> None:
         raise Interrupted(STOP["signum"])
 
 
-def stop_handler(signum, frame):
+def stop_handler(signum: int, frame: object) -> None:
     """The SIGTERM/SIGINT handler of a batch process: remember the signal, then interrupt (once)."""
     if STOP["signum"] is None:
         STOP["signum"] = signum
@@ -89,8 +89,14 @@ def _quiet_unraisable(default):
 
 
 @contextlib.contextmanager
-def stop_on_signals(signals):
-    """Install :func:`stop_handler` for ``signals`` (main thread only); restore everything afterwards."""
+def stop_on_signals(signals: tuple[int, ...]):
+    """Install :func:`stop_handler` for ``signals`` (main thread only); restore everything afterwards.
+
+    Yields
+    ------
+    dict
+        The shared ``STOP`` dict; its ``"signum"`` is set when one of ``signals`` arrives.
+    """
     import signal
     import sys
     import threading
@@ -157,6 +163,11 @@ def output_lock(out_dir: str, created: bool = False):
     ``open`` and ``flock`` is noticed (the locked file is no longer the one at the path) and retried.
     ``created``: the batch made ``out_dir``; a batch that fails (e.g. no connection to ``--scheduler``)
     removes it again when it is left empty.
+
+    Yields
+    ------
+    str
+        The path of the lock file, held for the duration of the ``with`` block.
     """
     try:
         import fcntl
@@ -261,6 +272,11 @@ def walk_glob(spec: str) -> tuple[list, list]:
     times; two loops never end).  Here every directory reached by a symlink whose real directory was
     already visited is not entered again.  ``hidden`` are the matches that only a dot-named component
     keeps out (listed as skipped by :func:`plan`, never silently ignored).
+
+    Returns
+    -------
+    tuple[list, list]
+        The matching paths and the hidden entries skipped on the way.
     """
     parts = [p for p in spec.split(os.sep)]
     absolute = spec.startswith(os.sep)
@@ -302,6 +318,11 @@ def find_inputs(app, spec: str, out_dir: str | None = None, hidden: list | None 
     inputs beside its matching files; a glob may name such folders too.  Files inside
     ``out_dir`` are left out (so that a glob over a tree holding the outputs does not pick
     them up again).  :class:`ConfigError` when nothing matches.
+
+    Returns
+    -------
+    list[str]
+        The absolute input paths, sorted, those below ``out_dir`` excluded.
     """
     spec = os.path.expanduser(str(spec))
     skipped: set = set()
@@ -347,7 +368,13 @@ def find_inputs(app, spec: str, out_dir: str | None = None, hidden: list | None 
 
 
 def output_names(inputs: list[str]) -> list[str]:
-    """Output paths relative to OUT_DIR, mirroring the inputs below their common folder."""
+    """Output paths relative to OUT_DIR, mirroring the inputs below their common folder.
+
+    Returns
+    -------
+    list[str]
+        One relative output path per input, in input order.
+    """
     root = os.path.commonpath([os.path.dirname(p) for p in inputs])
     rels = []
     for p in inputs:
@@ -360,7 +387,13 @@ def output_names(inputs: list[str]) -> list[str]:
 
 def plan(app, spec: str, out_dir: str, config, *, seed: int = 0, device: str = "auto", resume: bool = False,
          plot: str | None = None) -> list[FileTask]:
-    """One :class:`FileTask` per input file (see :func:`find_inputs` and :func:`output_names`)."""
+    """One :class:`FileTask` per input file (see :func:`find_inputs` and :func:`output_names`).
+
+    Returns
+    -------
+    list[FileTask]
+        One task per input file, in input order.
+    """
     from .base import config_dict
     from .registry import app_target
     target = app_target(app.name) or ""
@@ -394,7 +427,13 @@ def _app(name: str, target: str = ""):
 
 
 def input_stamp(path: str) -> dict:
-    """Size and modification time of an input file, or of every file in an input folder (a frame folder)."""
+    """Size and modification time of an input file, or of every file in an input folder (a frame folder).
+
+    Returns
+    -------
+    dict
+        ``{"size": ..., "mtime_ns": ...}`` (for a folder: total size and a hash of its files' stamps).
+    """
     if os.path.isdir(path):
         h = hashlib.sha1()
         size = 0
@@ -480,6 +519,11 @@ def read_part(path: str):
 
     A streamed sample's outputs stay in the file (``part`` is set, ``outputs`` empty): the final
     output is copied from it block by block.
+
+    Returns
+    -------
+    SampleResult
+        The outputs, metrics, iterations and seconds stored in the part file.
     """
     import h5py
     import numpy as np
@@ -504,6 +548,11 @@ def remove_stale_temporaries(task: FileTask) -> list:
 
     Safe on ``--resume``: the batch holds the output folder's lock and the workers of a killed batch
     died with it, so no writer owns them.  Returns the removed paths.
+
+    Returns
+    -------
+    list
+        The paths that were removed.
     """
     pats = [os.path.join(glob.escape(os.path.dirname(task.output)), "." + glob.escape(os.path.basename(p)) + ".*.tmp")
             for p in (task.output, *([_figure_path(task)] if task.plot else []))]
@@ -604,6 +653,11 @@ def process_file(task: FileTask, progress: Callable | None = None) -> FileReport
     a sample runs (see :class:`IterationReport`) and ``("sample", i)``.  An
     :class:`Interrupted` (SIGTERM) or KeyboardInterrupt gives an ``interrupted`` report:
     the finished samples stay for ``--resume``.
+
+    Returns
+    -------
+    FileReport
+        What happened to the file: status, error kind, reason, metrics and timing.
     """
     import torch
     from .base import make_config
@@ -711,7 +765,13 @@ def _process_streamed(app, task: FileTask, cfg, device, rep: FileReport, progres
 
 # ----------------------------------------------------------------------------- summary
 def exit_code(reports: list[FileReport], signum: int | None = None) -> int:
-    """0 all done or skipped; 128+signal when interrupted; 3 when every failure is bad input; else 1."""
+    """0 all done or skipped; 128+signal when interrupted; 3 when every failure is bad input; else 1.
+
+    Returns
+    -------
+    int
+        The process exit status of the batch.
+    """
     if signum:
         return 128 + signum
     failed = [r for r in reports if r.status == "failed"]
@@ -721,7 +781,13 @@ def exit_code(reports: list[FileReport], signum: int | None = None) -> int:
 
 
 def summary_table(reports: list[FileReport]) -> str:
-    """One plain-text table: file, status, samples, seconds and metrics or the reason."""
+    """One plain-text table: file, status, samples, seconds and metrics or the reason.
+
+    Returns
+    -------
+    str
+        The table, one line per file after a header.
+    """
     rows = [("file", "status", "samples", "time", "details")]
     for r in sorted(reports, key=lambda r: r.index):
         if r.samples is None:
@@ -749,7 +815,13 @@ SUMMARY_FIELDS = ("file", "status", "reason", "seconds", "samples", "output")
 
 
 def summary_rows(reports: list[FileReport]) -> list[dict]:
-    """One plain dict per file (in input order): file, status, reason, seconds, samples, output, metrics."""
+    """One plain dict per file (in input order): file, status, reason, seconds, samples, output, metrics.
+
+    Returns
+    -------
+    list[dict]
+        One record per report.
+    """
     rows = []
     for r in sorted(reports, key=lambda r: r.index):
         rows.append({"file": r.name, "status": r.status, "reason": r.reason, "seconds": round(float(r.seconds), 4),
@@ -764,6 +836,11 @@ def write_summary(reports: list[FileReport], out_dir: str, *, app: str = "") -> 
     The JSON holds ``{"app", "counts": {status: n}, "files": [row, ...]}`` with each row's metrics as a
     table; the CSV has the columns :data:`SUMMARY_FIELDS` then one ``metric:NAME`` column per metric
     seen in any file (empty where a file has none).  Returns the two paths.
+
+    Returns
+    -------
+    tuple[str, str]
+        The paths of ``summary.json`` and ``summary.csv``.
     """
     import csv
     from ..io.hdf5 import atomic_path
@@ -788,6 +865,12 @@ def write_summary(reports: list[FileReport], out_dir: str, *, app: str = "") -> 
 
 
 def task_token(tasks: list[FileTask]) -> str:
-    """A short id of a batch (for Dask task keys)."""
+    """A short id of a batch (for Dask task keys).
+
+    Returns
+    -------
+    str
+        Twelve hex digits of a hash of the tasks.
+    """
     h = hashlib.sha1(json.dumps([dataclasses.astuple(t) for t in tasks], default=str).encode())
     return h.hexdigest()[:12]

@@ -76,7 +76,13 @@ def _scalar(v):
 
 
 def choose_dataset(path: str, names: list, app: str, dataset: str | None) -> str:
-    """The dataset to export (see the module docstring); :class:`ConfigError` naming the choices."""
+    """The dataset to export (see the module docstring); :class:`ConfigError` naming the choices.
+
+    Returns
+    -------
+    str
+        The name of the dataset to export.
+    """
     if dataset:
         if dataset not in names:
             raise ConfigError(f"--dataset {dataset}: not in {path} (it holds {', '.join(names)})")
@@ -95,7 +101,13 @@ def choose_dataset(path: str, names: list, app: str, dataset: str | None) -> str
 
 
 def to_bart(arr: np.ndarray, axes: str) -> np.ndarray:
-    """``arr`` with its named axes moved to BART's dimensions (see the module docstring)."""
+    """``arr`` with its named axes moved to BART's dimensions (see the module docstring).
+
+    Returns
+    -------
+    numpy.ndarray
+        A view or copy of ``arr`` in BART's dimension order.
+    """
     names = [a.strip() for a in axes.split(",")] if axes else []
     if len(names) != arr.ndim or len(set(names)) != len(names) or not all(n in BART_DIMS for n in names):
         return np.asarray(arr).transpose()   # unnamed axes: the same bytes, BART's (Fortran) order
@@ -107,7 +119,13 @@ def to_bart(arr: np.ndarray, axes: str) -> np.ndarray:
 
 
 def from_bart(arr: np.ndarray, axes: str) -> np.ndarray:
-    """The inverse of :func:`to_bart` (for tests and for reading an exported pair back)."""
+    """The inverse of :func:`to_bart` (for tests and for reading an exported pair back).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``arr`` back in the order named by ``axes``.
+    """
     names = [a.strip() for a in axes.split(",")] if axes else []
     if not names or len(names) != len(set(names)) or not all(n in BART_DIMS for n in names):
         return np.asarray(arr).transpose()
@@ -119,7 +137,13 @@ def from_bart(arr: np.ndarray, axes: str) -> np.ndarray:
 
 
 def to_uint8(mag: np.ndarray) -> tuple[np.ndarray, float]:
-    """Magnitudes as 8-bit grey with white at :data:`WHITE_PERCENTILE` of the whole array; returns (image, white)."""
+    """Magnitudes as 8-bit grey with white at :data:`WHITE_PERCENTILE` of the whole array; returns (image, white).
+
+    Returns
+    -------
+    tuple[numpy.ndarray, float]
+        The ``uint8`` image and the magnitude mapped to white.
+    """
     mag = np.abs(np.asarray(mag, dtype=np.complex128 if np.iscomplexobj(mag) else np.float64))
     finite = mag[np.isfinite(mag)]
     white = float(np.percentile(finite, WHITE_PERCENTILE)) if finite.size else 0.0

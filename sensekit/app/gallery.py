@@ -45,7 +45,13 @@ class ScriptResult:
 
 
 def gallery_root() -> pathlib.Path:
-    """The folder holding the gallery's sub-folders (``$SENSEKIT_GALLERY_DIR`` or the installed scripts)."""
+    """The folder holding the gallery's sub-folders (``$SENSEKIT_GALLERY_DIR`` or the installed scripts).
+
+    Returns
+    -------
+    pathlib.Path
+        The gallery folder.
+    """
     env = os.environ.get("SENSEKIT_GALLERY_DIR")
     if env:
         return pathlib.Path(env)
@@ -56,7 +62,13 @@ def gallery_root() -> pathlib.Path:
 
 
 def find_scripts(only: Sequence[str] = (), root: pathlib.Path | None = None) -> list[pathlib.Path]:
-    """Every ``<folder>/plot_*.py`` below the gallery root, sorted; ``only`` filters by glob on ``folder/name``."""
+    """Every ``<folder>/plot_*.py`` below the gallery root, sorted; ``only`` filters by glob on ``folder/name``.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The matching scripts, sorted.
+    """
     root = root or gallery_root()
     found = sorted(p for p in root.glob("*/plot_*.py") if p.is_file())
     if only:
@@ -70,6 +82,11 @@ def describe(text: str) -> tuple[str, str]:
 
     RST section underlines (``=====``) are ignored, so both plain and
     sphinx-gallery style headers work.
+
+    Returns
+    -------
+    tuple[str, str]
+        The title and the caption (``("", "")`` for an empty text).
     """
     lines = [ln.rstrip() for ln in (text or "").strip().splitlines()]
     lines = [ln for ln in lines if not re.fullmatch(r"\s*([=\-~^\"'`#*+.:_])\1{2,}\s*", ln)]
@@ -88,6 +105,13 @@ def describe(text: str) -> tuple[str, str]:
 
 
 def script_doc(path: pathlib.Path) -> tuple[str, str]:
+    """(title, caption) of a gallery script's module docstring.
+
+    Returns
+    -------
+    tuple[str, str]
+        The title (the file stem when there is none) and the caption.
+    """
     try:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     except (SyntaxError, UnicodeDecodeError, OSError):
@@ -126,7 +150,13 @@ def _last_line(text: str) -> str:
 
 def run_script(path: pathlib.Path, out_dir: str, *, quick: bool = False, timeout: float = 900,
                env: dict | None = None) -> ScriptResult:
-    """Run one script in a fresh process (cwd: a scratch folder) and collect its figures."""
+    """Run one script in a fresh process (cwd: a scratch folder) and collect its figures.
+
+    Returns
+    -------
+    ScriptResult
+        The script's status (ok, skipped or failed), time, figures and message.
+    """
     folder = os.path.join(out_dir, path.parent.name)
     os.makedirs(folder, exist_ok=True)
     for old in pathlib.Path(folder).glob(f"{path.stem}*.png"):   # no stale figures from an earlier run
@@ -171,7 +201,13 @@ def run_script(path: pathlib.Path, out_dir: str, *, quick: bool = False, timeout
 
 def run_gallery(scripts: Sequence[pathlib.Path], out_dir: str, *, quick: bool = False, jobs: int = 1,
                 timeout: float = 900, on_result: Callable[[ScriptResult], None] | None = None) -> list[ScriptResult]:
-    """Run the scripts (``jobs`` at a time) and write ``out_dir/index.html``; returns one result per script."""
+    """Run the scripts (``jobs`` at a time) and write ``out_dir/index.html``; returns one result per script.
+
+    Returns
+    -------
+    list[ScriptResult]
+        One result per script, in the order of ``scripts``.
+    """
     os.makedirs(out_dir, exist_ok=True)
     results: dict = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
@@ -193,7 +229,13 @@ def _rst_inline(text: str) -> str:
 
 
 def write_index(results: Sequence[ScriptResult], out_dir: str, *, quick: bool = False) -> str:
-    """``index.html``: one section per gallery folder, each figure with its title, caption and source link."""
+    """``index.html``: one section per gallery folder, each figure with its title, caption and source link.
+
+    Returns
+    -------
+    str
+        The path of the written ``index.html``.
+    """
     from .._version import __version__
     sections: dict = {}
     for r in results:

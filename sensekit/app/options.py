@@ -109,7 +109,7 @@ def _field_type(cls, f):
     return _hints(cls).get(f.name, type(field_default(f)))
 
 
-def field_default(f):
+def field_default(f: dataclasses.Field):
     """The default of a dataclass field (calling its ``default_factory``; ``MISSING`` when it has none).
 
     Parameters
@@ -170,7 +170,7 @@ def _is_enum(typ) -> bool:
     return isinstance(typ, type) and issubclass(typ, enum.Enum)
 
 
-def type_name(typ) -> str:
+def type_name(typ: object) -> str:
     """How ``info`` and the error messages name an option's type (``int``, ``tuple of 2 int``, ...).
 
     Parameters
@@ -348,7 +348,7 @@ def _convert(cls, f, value, source: str):
     return parse_value(_field_type(cls, f), value, f.name, source)
 
 
-def config_fields(cls) -> list:
+def config_fields(cls: type) -> list:
     """The option fields of an options dataclass (names starting with ``_`` are private).
 
     Parameters
@@ -363,7 +363,7 @@ def config_fields(cls) -> list:
     return [f for f in dataclasses.fields(cls) if not f.name.startswith("_")]
 
 
-def describe_fields(cls) -> list[dict]:
+def describe_fields(cls: type) -> list[dict]:
     """``[{name, type, default, help, choices, min, max}]`` of an options dataclass, for ``info``.
 
     Parameters
@@ -433,7 +433,7 @@ def make_config(cls, values: dict, source: str = "in --set"):
     return cfg
 
 
-def config_dict(cfg) -> dict:
+def config_dict(cfg: object) -> dict:
     """``{option: value}`` of an options dataclass instance (what provenance and ``info`` show).
 
     Parameters
@@ -735,7 +735,7 @@ class MethodOptions:
         return {"shared": shared, "methods": methods, "aliases": dict(self.aliases)}
 
 
-def method_options_of(config_cls):
+def method_options_of(config_cls: type):
     """The :class:`MethodOptions` behind a flat Config, or None for a plain options dataclass.
 
     Parameters

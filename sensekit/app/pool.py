@@ -39,6 +39,12 @@ def interruptible():
 
     Yields a dict whose ``"signum"`` is set when a signal arrived.  Does
     nothing outside the main thread (signal handlers can only be set there).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        The context of :func:`~sensekit.app.batch.stop_on_signals`; it yields a dict whose ``"signum"``
+        is set when a signal arrived.
     """
     return stop_on_signals(_SIGNALS)
 
@@ -50,6 +56,13 @@ def _not_started(task: FileTask) -> FileReport:
 
 # ----------------------------------------------------------------------------- in this process
 def run_inline(tasks: list[FileTask], on_event: Callable, state: dict) -> list[FileReport]:
+    """Run the tasks one after another in this process.
+
+    Returns
+    -------
+    list[FileReport]
+        One report per task, in task order (not-started reports for the rest after a stop).
+    """
     reports = {}
     try:
         for task in tasks:
@@ -70,6 +83,11 @@ def die_with_parent(parent: int | None) -> str:
     polls the parent pid twice a second.  A parent already gone ends this process at once.  Without
     this, workers of a killed batch would go on writing without the lock and race a ``--resume``.
     Returns how ("prctl" or "watchdog").
+
+    Returns
+    -------
+    str
+        How the tie was made: ``"prctl"`` or ``"watchdog"``.
     """
     import sys
     import threading
@@ -144,6 +162,11 @@ def run_processes(tasks: list[FileTask], workers: int, on_event: Callable, state
 
     With ``--device cuda`` and several GPUs, worker k uses ``cuda:(k mod count)``.
     A worker that dies (e.g. killed for memory) fails its file and is replaced.
+
+    Returns
+    -------
+    list[FileReport]
+        One report per task, in task order (not-started reports for the rest after a stop).
     """
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
@@ -258,6 +281,11 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
 
     Workers must see the input and output folders at the same paths (a shared
     file system) and have sensekit installed.  Progress is reported per file.
+
+    Returns
+    -------
+    list[FileReport]
+        One report per task, in task order (not-started reports for the rest after a stop).
     """
     try:
         from dask.distributed import Client, as_completed
@@ -293,7 +321,13 @@ def run_dask(tasks: list[FileTask], scheduler: str, on_event: Callable, state: d
 
 
 def result_timeout() -> float:
-    """Seconds ``--scheduler`` waits for a file's report once its output exists ($SENSEKIT_DASK_RESULT_TIMEOUT)."""
+    """Seconds ``--scheduler`` waits for a file's report once its output exists ($SENSEKIT_DASK_RESULT_TIMEOUT).
+
+    Returns
+    -------
+    float
+        The timeout in seconds.
+    """
     raw = os.environ.get("SENSEKIT_DASK_RESULT_TIMEOUT", "").strip()
     if not raw:
         return RESULT_TIMEOUT
@@ -360,7 +394,13 @@ def _dask_results(client, futures, idx_of, by_index, as_completed, poll: float =
 
 def run_tasks(tasks: list[FileTask], *, workers: int = 1, scheduler: str | None = None,
               on_event: Callable = lambda *a: None):
-    """Run every task; returns ``(reports, signum)`` with ``signum`` set when interrupted by a signal."""
+    """Run every task; returns ``(reports, signum)`` with ``signum`` set when interrupted by a signal.
+
+    Returns
+    -------
+    tuple[list[FileReport], int | None]
+        The reports in task order and the signal number that stopped the batch (None when none did).
+    """
     reports = None
     with interruptible() as state:
         try:

@@ -23,8 +23,14 @@ import numpy as np
 from .base import REDUCTIONS
 
 
-def scalar(v):
-    """A metric value as a plain Python number (ints stay ints, so counts are written as integers)."""
+def scalar(v: object) -> int | float:
+    """A metric value as a plain Python number (ints stay ints, so counts are written as integers).
+
+    Returns
+    -------
+    int or float
+        The value as a Python ``int`` (integers and booleans) or ``float``.
+    """
     if hasattr(v, "item") and not isinstance(v, (int, float)):
         v = v.item()
     if isinstance(v, (bool, np.bool_)):
@@ -35,6 +41,13 @@ def scalar(v):
 
 
 def reduction_of(app, name: str) -> str:
+    """The reduction of one of an app's metrics.
+
+    Returns
+    -------
+    str
+        The reduction declared for metric ``name`` (e.g. ``"mean"``).
+    """
     r = (getattr(app, "metric_reduction", None) or {}).get(name, "mean")
     if r not in REDUCTIONS:
         raise ValueError(f"{app.name}: metric '{name}' declares reduction {r!r}; expected one of {REDUCTIONS}")
@@ -45,6 +58,11 @@ def reduce_metrics(app, per: list, weights: list | None = None) -> dict:
     """Reduce a list of metric dicts (one per sample or block) by each metric's declared reduction.
 
     ``weights`` (one per entry) weight the ``"mean"`` metrics; None: every entry counts once.
+
+    Returns
+    -------
+    dict
+        ``{metric: reduced value}``.
     """
     keys: list = []
     for m in per:
@@ -89,6 +107,11 @@ def history_summary(history, iterations: int | None = None) -> dict | None:
     ``{"checks": n, "first": {...}, "last": {...}}`` with the numeric entries of the first
     and last check (measured ``time`` left out, so that a resumed run records the same
     summary), plus ``iterations`` when given.  None for an empty or missing history.
+
+    Returns
+    -------
+    dict or None
+        The summary, or None when there is no history.
     """
     if not history:
         return None
@@ -114,5 +137,12 @@ def history_summary(history, iterations: int | None = None) -> dict | None:
     return s
 
 
-def dumps(v) -> str:
+def dumps(v: object) -> str:
+    """A value as a reproducible JSON string.
+
+    Returns
+    -------
+    str
+        ``v`` as sorted JSON (non-JSON values as ``str``).
+    """
     return json.dumps(v, sort_keys=True, default=str)

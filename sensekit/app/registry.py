@@ -89,7 +89,13 @@ def unregister(name: str) -> None:
 
 
 def app_names(hidden: bool = False) -> list[str]:
-    """Names of the listed apps (built-in, then plugins); with ``hidden`` the extra apps as well."""
+    """Names of the listed apps (built-in, then plugins); with ``hidden`` the extra apps as well.
+
+    Returns
+    -------
+    list[str]
+        The app names.
+    """
     names = list(APPS) + sorted(_entry_points())
     if hidden:
         names += [n for n in _extra() if n not in names]
@@ -97,7 +103,13 @@ def app_names(hidden: bool = False) -> list[str]:
 
 
 def app_summaries() -> list[tuple[str, str]]:
-    """``[(name, one-line summary)]`` of the built-in and plugin apps, without importing them."""
+    """``[(name, one-line summary)]`` of the built-in and plugin apps, without importing them.
+
+    Returns
+    -------
+    list[tuple[str, str]]
+        ``(name, summary)`` per app.
+    """
     out = [(n, s) for n, (_, s) in APPS.items()]
     for name, ep in sorted(_entry_points().items()):
         try:
@@ -108,7 +120,13 @@ def app_summaries() -> list[tuple[str, str]]:
 
 
 def load_target(target: str):
-    """The class named by ``"package.module:Class"`` or ``"/path/file.py:Class"``."""
+    """The class named by ``"package.module:Class"`` or ``"/path/file.py:Class"``.
+
+    Returns
+    -------
+    type
+        The class (imported on demand).
+    """
     mod, _, cls = target.rpartition(":")
     if mod.endswith(".py") or os.sep in mod:
         key = "sensekit_extra_app_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(mod))
@@ -126,7 +144,13 @@ def load_target(target: str):
 
 
 def app_target(name: str) -> str | None:
-    """The ``"module:Class"`` (or file) target of an app, None for a plugin known only by its entry point."""
+    """The ``"module:Class"`` (or file) target of an app, None for a plugin known only by its entry point.
+
+    Returns
+    -------
+    str or None
+        The target string, or None.
+    """
     if name in APPS:
         return APPS[name][0]
     extra = _extra()
@@ -137,7 +161,13 @@ def app_target(name: str) -> str | None:
 
 
 def get_app(name: str):
-    """Instantiate the app called ``name``; :class:`ConfigError` if there is none."""
+    """Instantiate the app called ``name``; :class:`ConfigError` if there is none.
+
+    Returns
+    -------
+    App
+        A new instance of the app.
+    """
     if name in APPS:
         return load_target(APPS[name][0])()
     eps = _entry_points()

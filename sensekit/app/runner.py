@@ -71,7 +71,13 @@ class SampleSource:
         self._get, self._close = getter, close
 
     def get(self, i: int) -> dict:
-        """Prepared sample ``i`` (a dict of CPU tensors as returned by ``app.prepare``)."""
+        """Prepared sample ``i`` (a dict of CPU tensors as returned by ``app.prepare``).
+
+        Returns
+        -------
+        dict
+            The prepared sample.
+        """
         if not 0 <= i < self.n_samples:
             raise IndexError(i)
         return self._get(i)
@@ -96,6 +102,11 @@ def open_source(app: App, input_path: str):
     """The :class:`~sensekit.io.source.InputSource` of a file or folder: the app's hook, else the HDF5 reader.
 
     (A hook may still return the older forms, a :class:`SampleSource` or ``(prepared samples, has_n, label)``.)
+
+    Returns
+    -------
+    InputSource
+        The opened source (close it when done).
     """
     opened = app.open_input(input_path)
     if opened is None:
@@ -112,6 +123,11 @@ def open_samples(app: App, input_path: str | None, *, seed: int = 0, sim=None) -
 
     Raises :class:`~sensekit.io.InputError` for a missing, corrupt or invalid file; errors of
     ``app.prepare`` name the file (and the sample).
+
+    Returns
+    -------
+    SampleSource
+        The samples, read and prepared on demand.
     """
     if input_path is None:
         sim = sim if sim is not None else app.SimConfig()
@@ -137,19 +153,37 @@ def open_samples(app: App, input_path: str | None, *, seed: int = 0, sim=None) -
 
 
 def sim_config(app: App, *, quick: bool = False, **overrides):
-    """The app's SimConfig: defaults, or its declared ``quick_sim`` when ``quick``, then ``overrides``."""
+    """The app's SimConfig: defaults, or its declared ``quick_sim`` when ``quick``, then ``overrides``.
+
+    Returns
+    -------
+    object
+        An instance of ``app.SimConfig``.
+    """
     from .base import make_config
     return make_config(app.SimConfig, {**(app.quick_sim if quick else {}), **overrides}, source="in the simulation")
 
 
 def simulated_sample(app: App, *, quick: bool = False, seed: int = 0, sim=None) -> dict:
-    """The prepared built-in simulation (the input of ``sensekit run APP`` without ``--input``)."""
+    """The prepared built-in simulation (the input of ``sensekit run APP`` without ``--input``).
+
+    Returns
+    -------
+    dict
+        The prepared sample (tensors by input name).
+    """
     with open_samples(app, None, seed=seed, sim=sim if sim is not None else sim_config(app, quick=quick)) as src:
         return src.get(0)
 
 
 def load_input(app: App, input_path: str | None, *, seed: int = 0, sim=None):
-    """All prepared samples at once: ``(samples, has_n, label)`` (see :func:`open_samples`)."""
+    """All prepared samples at once: ``(samples, has_n, label)`` (see :func:`open_samples`).
+
+    Returns
+    -------
+    tuple[list[dict], bool, str]
+        The prepared samples, whether the file had a sample axis, and the input's label.
+    """
     with open_samples(app, input_path, seed=seed, sim=sim) as src:
         return [src.get(i) for i in range(src.n_samples)], src.has_n, src.label
 
@@ -166,6 +200,11 @@ def run_sample(app: App, sample: dict, config, *, device: torch.device, seed: in
     sample's result does not depend on which process runs it or on the other samples.
     An :class:`InputError` raised by the app (e.g. a calibration that finds no signal)
     names ``path`` (and ``where``, e.g. ``"sample 2"``).
+
+    Returns
+    -------
+    SampleResult
+        Outputs (NumPy), metrics, iterations, seconds and solver info of the sample.
     """
     gen = make_generator(seed + index)
     t0 = time.perf_counter()
@@ -211,7 +250,13 @@ def _run_axes(app: App, res, outputs: dict) -> dict:
 
 def run_samples(app: App, samples: list, config, *, device: torch.device, seed: int = 0,
                 callbacks_factory: Callable | None = None):
-    """Run the app on every prepared sample; returns (per-sample outputs, metrics list, iterations, seconds)."""
+    """Run the app on every prepared sample; returns (per-sample outputs, metrics list, iterations, seconds).
+
+    Returns
+    -------
+    tuple[list, list, int, float]
+        Per-sample outputs, per-sample metrics, total iterations and total seconds.
+    """
     results = [run_sample(app, s, config, device=device, seed=seed, index=i,
                           callbacks=callbacks_factory(i, len(samples)) if callbacks_factory else ())
                for i, s in enumerate(samples)]
@@ -226,7 +271,13 @@ def _ordered(app: App, outputs: dict) -> dict:
 
 
 def pad_ragged(name: str, tables: list) -> tuple:
-    """Per-sample tables (P_i, ...) as one (N, P_max, ...) array padded with NaN (0 for int/bool) and counts (N)."""
+    """Per-sample tables (P_i, ...) as one (N, P_max, ...) array padded with NaN (0 for int/bool) and counts (N).
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        The padded ``(N, P_max, ...)`` array and the per-sample counts ``(N,)``.
+    """
     tables = [np.asarray(t) for t in tables]
     tails = {t.shape[1:] for t in tables}
     if len(tails) != 1:
@@ -268,6 +319,11 @@ def provenance(app: App, results: Sequence[SampleResult], *, has_n: bool, config
     reason per sample with ``N``; ``history_summary`` likewise a JSON object or a JSON list of
     objects (see :func:`~sensekit.app.reduce.history_summary`).  Both are present only when the
     app reported them.
+
+    Returns
+    -------
+    dict
+        The provenance attributes.
     """
     prov = {
         "app": app.name,
@@ -304,6 +360,11 @@ def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, 
     iteration count are sums over the samples' own compute, so a batch file resumed after
     an interruption reports the same iterations as an uninterrupted one (only the measured
     seconds differ).
+
+    Returns
+    -------
+    RunResult
+        Stacked outputs, reduced metrics and provenance.
     """
     parts = [r.part for r in results]
     if any(parts):
@@ -325,7 +386,13 @@ def assemble(app: App, results: Sequence[SampleResult], *, has_n: bool, config, 
 
 
 def device_of(spec: str) -> torch.device:
-    """``--device`` to a torch device; :class:`ConfigError` (exit 3) when unknown or absent."""
+    """``--device`` to a torch device; :class:`ConfigError` (exit 3) when unknown or absent.
+
+    Returns
+    -------
+    torch.device
+        The resolved device.
+    """
     try:
         return resolve_device(spec)
     except ValueError as e:
@@ -335,7 +402,13 @@ def device_of(spec: str) -> torch.device:
 def run_app(app: App, *, input_path: str | None, config, device: str = "auto", seed: int = 0,
             callbacks_factory: Callable | None = None) -> RunResult:
     """Load, run and score in memory (nothing is written; see :func:`write_result`, and :func:`stream_run`
-    for streamed apps, which the CLI uses for them)."""
+    for streamed apps, which the CLI uses for them).
+
+    Returns
+    -------
+    RunResult
+        The outputs, metrics and provenance of the run.
+    """
     dev = device_of(device)
     with open_samples(app, input_path, seed=seed) as src:
         samples, results = [], []
@@ -351,7 +424,13 @@ def run_app(app: App, *, input_path: str | None, config, device: str = "auto", s
 
 def stream_run(app: App, *, input_path: str, config, output_path: str | None = None, plot_path: str | None = None,
                device: str = "auto", seed: int = 0, on_block: Callable | None = None) -> RunResult:
-    """Run a streamed app on a file block by block, writing ``output_path`` atomically (see :mod:`.stream`)."""
+    """Run a streamed app on a file block by block, writing ``output_path`` atomically (see :mod:`.stream`).
+
+    Returns
+    -------
+    RunResult
+        The result of the run (outputs already written to ``output_path``).
+    """
     from .stream import stream_run as _stream_run
     return _stream_run(app, input_path=input_path, config=config, output_path=output_path, plot_path=plot_path,
                        device=device, seed=seed, on_block=on_block)
@@ -359,7 +438,13 @@ def stream_run(app: App, *, input_path: str, config, output_path: str | None = N
 
 def output_datasets(app: App, outputs: dict, has_n: bool, axes: dict | None = None) -> dict:
     """``{name: (array, axes)}`` for :func:`~sensekit.io.write_h5`; axes: the run's own label (``axes``, from
-    ``RunOutput.axes``) when it has one, else the declared layout of the array's rank."""
+    ``RunOutput.axes``) when it has one, else the declared layout of the array's rank.
+
+    Returns
+    -------
+    dict
+        ``{name: (array, axes label)}`` of every output.
+    """
     own = axes or {}
     counts = {s.counts_name for s in app.outputs if s.ragged}
     datasets = {}
@@ -393,6 +478,13 @@ def write_result(app: App, result: RunResult, output_path: str) -> None:
 
 
 def figure_format(path: str, what: str = "--plot") -> str:
+    """The figure format of ``path``; :class:`ConfigError` for one matplotlib cannot write.
+
+    Returns
+    -------
+    str
+        The figure format (the file extension without its dot).
+    """
     ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
     if ext not in FIGURE_FORMATS:
         raise ConfigError(f"{what} {path}: unsupported figure format '.{ext}'; expected .png, .pdf, .svg or .jpg")

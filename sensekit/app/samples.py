@@ -41,7 +41,13 @@ def _norm(s: str) -> str:
 
 def with_dataset(msg: str, datasets) -> str:
     """``msg`` naming a dataset: as it is when it quotes one of ``datasets``; else the one it mentions as a word
-    (``mask``, ``k-space`` for ``kspace``) is quoted in front; else the datasets in play are listed after it."""
+    (``mask``, ``k-space`` for ``kspace``) is quoted in front; else the datasets in play are listed after it.
+
+    Returns
+    -------
+    str
+        The message, naming the dataset(s).
+    """
     datasets = [d for d in (datasets or ()) if d]
     if not datasets or any(f"'{d}'" in msg for d in datasets):
         return msg
@@ -58,6 +64,11 @@ def name_input(e: BaseException, path: str | None, where: str = "", datasets=())
     A message that already names ``path`` keeps its wording (``where`` is added after the path).  With
     ``datasets`` (the input datasets in play) a message that names none of them gets one (see
     :func:`with_dataset`): every bad-input message names the file and the dataset.
+
+    Returns
+    -------
+    InputError
+        The error to raise (``from e``).
     """
     msg = _one_line(e)
     if path and msg.startswith(f"{path}: "):
@@ -74,7 +85,13 @@ def name_input(e: BaseException, path: str | None, where: str = "", datasets=())
 
 
 def prepare_checked(app, arrays: dict, attrs: dict, layouts: dict, *, path: str | None, where: str = "") -> dict:
-    """``app.prepare`` with its :class:`InputError` / ``ValueError`` re-raised naming the file (and sample)."""
+    """``app.prepare`` with its :class:`InputError` / ``ValueError`` re-raised naming the file (and sample).
+
+    Returns
+    -------
+    dict
+        The prepared sample.
+    """
     try:
         return app.prepare(arrays, attrs, layouts)
     except ConfigError:
@@ -84,11 +101,24 @@ def prepare_checked(app, arrays: dict, attrs: dict, layouts: dict, *, path: str 
 
 
 def move(d: dict, device: torch.device) -> dict:
+    """A dict with every tensor value moved to ``device`` (other values as they are).
+
+    Returns
+    -------
+    dict
+        ``d`` with its tensors moved to ``device``.
+    """
     return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in d.items()}
 
 
-def changed_options(config) -> list:
-    """``["key=value", ...]`` of the options that differ from their defaults (what the user set)."""
+def changed_options(config: object | None) -> list:
+    """``["key=value", ...]`` of the options that differ from their defaults (what the user set).
+
+    Returns
+    -------
+    list[str]
+        ``"key=value"`` per changed option (empty for no config).
+    """
     if config is None or not dataclasses.is_dataclass(config):
         return []
     out = []
@@ -112,6 +142,11 @@ def numerical_failure(app, config, what: str, *, path: str | None, where: str = 
     With options set away from their defaults it is a :class:`ConfigError` naming them (the method is
     not well defined there); with the defaults it is an :class:`InputError` naming the file (the data
     are outside what the method handles, e.g. values near the float range).
+
+    Returns
+    -------
+    Exception
+        A :class:`ConfigError` when options were changed, else an :class:`InputError` naming the file.
     """
     changed = changed_options(config)
     if changed:
@@ -133,7 +168,13 @@ def check_finite(app, outputs: dict, config, *, path: str | None, where: str = "
 
 
 def linalg_errors() -> tuple:
-    """The exception types of a failed factorisation (numpy/scipy and torch)."""
+    """The exception types of a failed factorisation (numpy/scipy and torch).
+
+    Returns
+    -------
+    tuple[type, ...]
+        The exception classes.
+    """
     import numpy as np
     errs = [np.linalg.LinAlgError]
     if hasattr(torch, "linalg") and hasattr(torch.linalg, "LinAlgError"):

@@ -49,14 +49,26 @@ def _tokens(layout) -> list:
 
 
 def stream_axes(app, layouts: dict) -> dict:
-    """``{name: axis index}`` of the present inputs whose layout carries ``app.stream_axis``."""
+    """``{name: axis index}`` of the present inputs whose layout carries ``app.stream_axis``.
+
+    Returns
+    -------
+    dict
+        ``{input name: axis index}``.
+    """
     tok = app.stream_axis
     streamed = app.streamed_inputs()
     return {n: _tokens(lay).index(tok) for n, lay in layouts.items() if n in streamed and tok in _tokens(lay)}
 
 
 def output_axis(app, name: str, shape: tuple) -> tuple:
-    """``(axis index, axes label)`` of a block output along ``app.stream_axis``; ValueError if it has none."""
+    """``(axis index, axes label)`` of a block output along ``app.stream_axis``; ValueError if it has none.
+
+    Returns
+    -------
+    tuple[int, str]
+        The axis index and the output's axes label.
+    """
     shape = tuple(shape)
     axes = app.output_axes(name, len(shape), shape)
     if not axes or app.stream_axis not in _tokens(axes):
@@ -67,13 +79,25 @@ def output_axis(app, name: str, shape: tuple) -> tuple:
 
 
 def blocks(length: int, block: int):
-    """``(start, stop)`` of each block."""
+    """``(start, stop)`` of each block.
+
+    Returns
+    -------
+    list[tuple[int, int]]
+        The ``(start, stop)`` pairs covering ``range(length)``.
+    """
     block = max(1, int(block))
     return [(s, min(length, s + block)) for s in range(0, max(length, 0), block)]
 
 
 def run_blocks_in_memory(app, inputs: dict, config, *, generator, callbacks: Sequence[Callable] = ()) -> RunOutput:
-    """``App.run`` of a streamed app: its block methods over prepared in-memory tensors (same blocks as a file)."""
+    """``App.run`` of a streamed app: its block methods over prepared in-memory tensors (same blocks as a file).
+
+    Returns
+    -------
+    RunOutput
+        The concatenated block outputs plus the finishing outputs.
+    """
     layouts = {}
     for name, v in inputs.items():
         if name in app.streamed_inputs() and torch.is_tensor(v):
@@ -244,7 +268,13 @@ def stream_sample(app, src, i: int, config, *, device: torch.device, seed: int, 
 
 # ----------------------------------------------------------------------------- files
 def h5_lazy(ds, index: int | None, *, name: str, path: str):
-    """An ``h5py.Dataset`` (sample ``index`` of it, or all when None) as a :class:`~sensekit.io.source.LazyArray`."""
+    """An ``h5py.Dataset`` (sample ``index`` of it, or all when None) as a :class:`~sensekit.io.source.LazyArray`.
+
+    Returns
+    -------
+    LazyArray
+        A lazy view reading the dataset on demand.
+    """
     from ..io.source import LazyArray
     shape = ds.shape[1:] if index is not None else ds.shape
     if index is not None:
@@ -279,6 +309,11 @@ def stream_run(app, *, input_path: str, config, output_path: str | None = None, 
 
     Without ``output_path`` the outputs go to a temporary file that is deleted afterwards (metrics and the
     figure are still made). Returns the :class:`~sensekit.app.runner.RunResult` (no outputs in memory).
+
+    Returns
+    -------
+    RunResult
+        The run's result (outputs written to ``output_path``).
     """
     import shutil
     import tempfile
@@ -318,6 +353,11 @@ def stream_part(app, src, i: int, config, *, device, seed: int, part: str, check
     and ``<part>.ckpt.pt`` (the :class:`Checkpoint`). When the sample is done, its ``sample`` and
     ``metrics`` groups are written into the partial file, which is renamed onto ``part`` (its
     presence is the sample's done flag) and the checkpoint removed.
+
+    Returns
+    -------
+    SampleResult
+        The sample's result.
     """
     import h5py
     from ..io.hdf5 import write_groups

@@ -18,6 +18,11 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
     ``auto`` picks CUDA when available.  Raises ``ValueError`` with a one-line
     message for an unknown spelling or a CUDA device that is not present.
+
+    Returns
+    -------
+    torch.device
+        The device (``auto``: CUDA when available, else CPU).
     """
     if isinstance(spec, torch.device):
         spec = str(spec)
@@ -42,24 +47,49 @@ _R2C = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.f
         torch.bfloat16: torch.complex64}
 
 
-def is_complex(x) -> bool:
+def is_complex(x: object) -> bool:
+    """Whether ``x`` is a complex tensor (False for anything that is not a tensor).
+
+    Returns
+    -------
+    bool
+        True when ``x`` is a complex-valued tensor.
+    """
     return torch.is_tensor(x) and x.is_complex()
 
 
 def real_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The real dtype of the same precision (complex64 -> float32)."""
+    """The real dtype of the same precision (complex64 -> float32).
+
+    Returns
+    -------
+    torch.dtype
+        The real dtype (a real ``dtype`` is returned as it is).
+    """
     return _C2R.get(dtype, dtype)
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The complex dtype of the same precision (float32 -> complex64)."""
+    """The complex dtype of the same precision (float32 -> complex64).
+
+    Returns
+    -------
+    torch.dtype
+        The complex dtype (a complex ``dtype`` is returned as it is).
+    """
     if dtype.is_complex:
         return dtype
     return _R2C.get(dtype, torch.complex64)
 
 
 def as_tensor(x, *, like: torch.Tensor | None = None, dtype=None, device=None) -> torch.Tensor:
-    """Convert array-likes to a tensor without copying tensors needlessly."""
+    """Convert array-likes to a tensor without copying tensors needlessly.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` as a tensor (not copied when it already is one of the asked dtype and device).
+    """
     if like is not None:
         dtype = dtype or like.dtype
         device = device or like.device

@@ -5,7 +5,13 @@ import torch
 
 
 def make_generator(seed: int | None = None, device: str | torch.device = "cpu") -> torch.Generator:
-    """A :class:`torch.Generator` seeded with ``seed`` (a fresh nondeterministic one if None)."""
+    """A :class:`torch.Generator` seeded with ``seed`` (a fresh nondeterministic one if None).
+
+    Returns
+    -------
+    torch.Generator
+        The generator on ``device``.
+    """
     g = torch.Generator(device=device)
     if seed is None:
         g.seed()
@@ -23,6 +29,11 @@ def randn(shape, *, dtype=torch.float32, device="cpu", generator: torch.Generato
 
     Draws happen on the generator's device and are moved to ``device`` so that
     a CPU generator gives the same numbers whatever the target device.
+
+    Returns
+    -------
+    torch.Tensor
+        Draws of shape ``shape``, ``dtype`` and ``device``.
     """
     gdev = generator.device if generator is not None else torch.device(device)
     if dtype.is_complex:
@@ -36,4 +47,11 @@ def randn(shape, *, dtype=torch.float32, device="cpu", generator: torch.Generato
 
 
 def randn_like(x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Standard normal draws shaped like ``x`` (see :func:`randn`).
+
+    Returns
+    -------
+    torch.Tensor
+        Draws of the shape, dtype and device of ``x``.
+    """
     return randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)

@@ -13,19 +13,37 @@ def check_kwargs(name: str, kwargs: dict, allowed) -> None:
 
 
 def vdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Inner product ⟨a, b⟩ = Σ conj(a)·b over all entries (a 0-d tensor)."""
+    """Inner product ⟨a, b⟩ = Σ conj(a)·b over all entries (a 0-d tensor).
+
+    Returns
+    -------
+    torch.Tensor
+        The 0-d inner product.
+    """
     if a.is_complex() or b.is_complex():
         return torch.sum(a.conj() * b)
     return torch.sum(a * b)
 
 
 def norm(x: torch.Tensor) -> torch.Tensor:
-    """Frobenius norm over all entries (real 0-d tensor)."""
+    """Frobenius norm over all entries (real 0-d tensor).
+
+    Returns
+    -------
+    torch.Tensor
+        The 0-d real norm.
+    """
     return torch.linalg.vector_norm(x)
 
 
 def rel_err(x: torch.Tensor, ref: torch.Tensor) -> float:
-    """‖x − ref‖ / ‖ref‖ as a Python float."""
+    """‖x − ref‖ / ‖ref‖ as a Python float.
+
+    Returns
+    -------
+    float
+        The relative error (the denominator clamped away from zero).
+    """
     d = torch.linalg.vector_norm(x - ref)
     r = torch.linalg.vector_norm(ref)
     return float(d / torch.clamp(r, min=torch.finfo(r.dtype).tiny))

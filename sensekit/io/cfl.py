@@ -16,15 +16,27 @@ from .hdf5 import atomic_path
 _MAX_DIMS = 16
 
 
-def cfl_base(path) -> str:
-    """The path without a ``.cfl``/``.hdr`` extension (BART names a pair by its base)."""
+def cfl_base(path: str | os.PathLike) -> str:
+    """The path without a ``.cfl``/``.hdr`` extension (BART names a pair by its base).
+
+    Returns
+    -------
+    str
+        The base path of the ``.cfl``/``.hdr`` pair.
+    """
     p = os.fspath(path)
     root, ext = os.path.splitext(p)
     return root if ext.lower() in (".cfl", ".hdr") else p
 
 
-def read_cfl_dims(path) -> list[int]:
-    """The dimensions recorded in the ``.hdr`` beside ``path`` (all of them, trailing ones included)."""
+def read_cfl_dims(path: str | os.PathLike) -> list[int]:
+    """The dimensions recorded in the ``.hdr`` beside ``path`` (all of them, trailing ones included).
+
+    Returns
+    -------
+    list[int]
+        The dimensions as written in the header.
+    """
     hdr = cfl_base(path) + ".hdr"
     if not os.path.isfile(hdr):
         raise InputError(f"{hdr}: BART header not found (a .cfl file needs its .hdr beside it)")
@@ -81,7 +93,7 @@ def read_cfl(path, *, squeeze_trailing: bool = True) -> np.ndarray:
     return data.reshape(dims, order="F")
 
 
-def write_cfl(path, array) -> None:
+def write_cfl(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write ``array`` as a BART ``.cfl``/``.hdr`` pair (complex64, Fortran order), atomically.
 
     Parameters

@@ -18,8 +18,14 @@ import numpy as np
 from .errors import InputError
 
 
-def is_fastmri(path) -> bool:
-    """Whether ``path`` is an HDF5 file in the fastMRI layout (``kspace`` + ``ismrmrd_header``, no ``axes``)."""
+def is_fastmri(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an HDF5 file in the fastMRI layout (``kspace`` + ``ismrmrd_header``, no ``axes``).
+
+    Returns
+    -------
+    bool
+        True for a fastMRI file (False for anything unreadable).
+    """
     import h5py
 
     try:
@@ -30,7 +36,7 @@ def is_fastmri(path) -> bool:
         return False
 
 
-def read_fastmri(path, *, slices=None) -> dict:
+def read_fastmri(path: str | os.PathLike, *, slices: list[int] | None = None) -> dict:
     """Read a fastMRI-layout file.
 
     Parameters

@@ -16,13 +16,18 @@ FORMATS = {
 }
 
 
-def detect_format(path) -> str:
+def detect_format(path: str | os.PathLike) -> str:
     """One of :data:`FORMATS` for ``path``; InputError (one line) when none fits.
 
     BART pairs are recognised by a ``.cfl``/``.hdr`` extension or a sibling
     ``.hdr``; MATLAB v7.3 by its text header in the HDF5 user block; fastMRI by
     ``kspace`` + ``ismrmrd_header`` at the root; ISMRMRD by a group holding
     ``data`` and ``xml``; any other HDF5 file is taken as a sensekit contract file.
+
+    Returns
+    -------
+    str
+        The format name, one of :data:`FORMATS`.
     """
     p = os.fspath(path)
     root, ext = os.path.splitext(p)

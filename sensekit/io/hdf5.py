@@ -65,6 +65,11 @@ class DatasetSpec:
         """The declared layout with ``ndim`` axes (no ``N``); fixed sizes must match ``shape`` when given.
 
         Several layouts of one rank: the first whose fixed sizes fit. None when no layout has that rank.
+
+        Returns
+        -------
+        str or None
+            The first fitting layout, or None when none fits.
         """
         fits = [lay for lay in self.layouts if len(_tokens(lay)) == ndim]
         if shape is not None:
@@ -74,6 +79,13 @@ class DatasetSpec:
         return fits[0] if fits else None
 
     def describe(self) -> str:
+        """One line describing the dataset (for ``sensekit info``).
+
+        Returns
+        -------
+        str
+            The name, layouts, kinds, whether required or ragged, and the help text.
+        """
         req = "required" if self.required else "optional"
         rag = "; ragged: rows differ per sample, N-files pad with NaN + " + self.counts_name if self.ragged else ""
         return f"{self.name} ({' | '.join(self.layouts)}; {'/'.join(self.kinds)}; {req}{rag}): {self.doc}"
@@ -112,6 +124,11 @@ def resolve_layouts(path: str, specs: Sequence[DatasetSpec], shapes: dict, dtype
     attributes a rank can be ambiguous (a colour video (T,H,W,3) or N grey videos
     (N,T,H,W)): the reading without a sample axis is tried first, then the one with N
     where that is the only one under which every dataset fits.
+
+    Returns
+    -------
+    dict
+        ``{dataset name: layout}`` of the present datasets.
     """
     try:
         return _resolve(path, specs, shapes, dtypes, axes_attrs, prefer_n=False)
@@ -190,6 +207,11 @@ def local_object(f, name: str, path: str):
     reaches one, i.e. leaves the file), a dangling soft link, a virtual dataset mapping another
     file and a dataset whose raw data live in external files raise :class:`InputError` naming the
     file and the dataset.  Nothing outside ``path`` is opened (issue 17).
+
+    Returns
+    -------
+    h5py.Group or h5py.Dataset or None
+        The object, or None when ``name`` is absent.
     """
     import h5py
 
@@ -414,7 +436,13 @@ def _jsonable(v):
 
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = ".h5"):
-    """Yield a temporary path next to ``path``; rename onto it only on success."""
+    """Yield a temporary path next to ``path``; rename onto it only on success.
+
+    Yields
+    ------
+    str
+        The temporary path to write.
+    """
     path = os.path.abspath(str(path))
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
@@ -472,7 +500,13 @@ def write_groups(f, groups: dict) -> None:
 
 
 def read_group_attrs(path: str, group: str) -> dict:
-    """Attributes of a group as plain Python values."""
+    """Attributes of a group as plain Python values.
+
+    Returns
+    -------
+    dict
+        ``{name: value}``, bytes decoded and NumPy scalars as Python values.
+    """
     import h5py
 
     with h5py.File(path, "r") as f:

@@ -24,7 +24,13 @@ IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.bmp", "*.tif", "*.tiff")
 
 
 def natural_key(name: str):
-    """Sort key putting ``frame2`` before ``frame10``."""
+    """Sort key putting ``frame2`` before ``frame10``.
+
+    Returns
+    -------
+    list
+        The key: digit runs as ints, other text lower-cased.
+    """
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
@@ -37,7 +43,13 @@ def _pil():
 
 
 def read_image(path: str) -> np.ndarray:
-    """One image as (H, W) (grey, 8 or 16 bit) or (H, W, 3) (colour; alpha and palettes converted to RGB)."""
+    """One image as (H, W) (grey, 8 or 16 bit) or (H, W, 3) (colour; alpha and palettes converted to RGB).
+
+    Returns
+    -------
+    numpy.ndarray
+        The image as ``(H, W)`` or ``(H, W, 3)`` (uint8 for colour) in the dtype Pillow reads.
+    """
     Image = _pil()
     try:
         with Image.open(path) as im:
@@ -51,7 +63,13 @@ def read_image(path: str) -> np.ndarray:
 
 
 def image_files(folder: str, patterns=IMAGE_PATTERNS) -> list:
-    """The image files directly inside ``folder`` matching ``patterns``, in natural name order."""
+    """The image files directly inside ``folder`` matching ``patterns``, in natural name order.
+
+    Returns
+    -------
+    list[str]
+        The matching paths in natural order.
+    """
     found = set()
     for pat in patterns:
         found.update(p for p in glob.glob(os.path.join(glob.escape(folder), pat)) if os.path.isfile(p))

@@ -17,8 +17,14 @@ from .errors import InputError
 _V73_MAGIC = b"MATLAB 7.3 MAT-file"
 
 
-def mat_version(path) -> str:
-    """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file."""
+def mat_version(path: str | os.PathLike) -> str:
+    """``"7.3"`` (HDF5), ``"5"`` (v5/v6/v7, read by scipy) or ``"4"``; InputError if not a .mat file.
+
+    Returns
+    -------
+    str
+        ``"7.3"``, ``"5"`` or ``"4"``.
+    """
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise InputError(f"{p}: file not found")
@@ -41,7 +47,7 @@ def mat_version(path) -> str:
     return "4" if major == 0 else "5"
 
 
-def load_mat(path, *, variables=None) -> dict:
+def load_mat(path: str | os.PathLike, *, variables: list[str] | None = None) -> dict:
     """Read the variables of a MATLAB ``.mat`` file of any version.
 
     Parameters
@@ -69,7 +75,7 @@ def load_mat(path, *, variables=None) -> dict:
     return out
 
 
-def list_mat(path) -> dict:
+def list_mat(path: str | os.PathLike) -> dict:
     """The variables of a ``.mat`` file without reading their data: ``{name: (shape, MATLAB class)}``.
 
     Cheap on large files (v5: the headers, through ``scipy.io.whosmat``; v7.3: the HDF5 metadata);

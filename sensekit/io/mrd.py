@@ -38,7 +38,7 @@ def _int(node, path, default=None):
         return default
 
 
-def parse_ismrmrd_header(xml) -> dict:
+def parse_ismrmrd_header(xml: str | bytes) -> dict:
     """The facts sensekit uses from an ISMRMRD XML header (first encoding).
 
     Returns
@@ -86,8 +86,14 @@ _SKIP_FLAGS = ("ACQ_IS_NOISE_MEASUREMENT", "ACQ_IS_NAVIGATION_DATA", "ACQ_IS_PHA
                "ACQ_IS_PHASE_STABILIZATION_REFERENCE")
 
 
-def is_ismrmrd(path) -> bool:
-    """Whether ``path`` is an HDF5 file laid out as ISMRMRD raw data (a group with ``data`` and ``xml``)."""
+def is_ismrmrd(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an HDF5 file laid out as ISMRMRD raw data (a group with ``data`` and ``xml``).
+
+    Returns
+    -------
+    bool
+        True for an ISMRMRD file (False for anything unreadable).
+    """
     import h5py
 
     try:

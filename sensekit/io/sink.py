@@ -21,7 +21,13 @@ CHUNK_BYTES = 1 << 20
 
 
 def chunk_shape(shape: tuple, axis: int, itemsize: int, block: int) -> tuple:
-    """Chunks spanning every axis but ``axis``, and up to ``block`` entries (about 1 MiB) along it."""
+    """Chunks spanning every axis but ``axis``, and up to ``block`` entries (about 1 MiB) along it.
+
+    Returns
+    -------
+    tuple[int, ...]
+        The HDF5 chunk shape.
+    """
     slab = int(np.prod([d for j, d in enumerate(shape) if j != axis], dtype=np.int64)) * itemsize
     along = max(1, min(int(block), int(shape[axis]) or 1, CHUNK_BYTES // max(slab, 1)))
     return tuple(along if j == axis else max(1, int(d)) for j, d in enumerate(shape))
@@ -96,7 +102,13 @@ class ChunkedSink:
 
 @contextlib.contextmanager
 def sink_file(path: str):
-    """An ``h5py.File`` at a temporary path beside ``path``, renamed onto it only if the block succeeds."""
+    """An ``h5py.File`` at a temporary path beside ``path``, renamed onto it only if the block succeeds.
+
+    Yields
+    ------
+    h5py.File
+        The file open for writing at the temporary path.
+    """
     import h5py
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

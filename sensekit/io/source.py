@@ -46,6 +46,11 @@ def max_input_bytes() -> int:
     quarter of the memory available now (the prepared sample, its device copy and the method's
     work arrays need several times the raw size), at least 256 MiB (8 GiB where the available
     memory cannot be read).  A file declaring more is refused before anything is read.
+
+    Returns
+    -------
+    int
+        The limit in bytes ($SENSEKIT_MAX_INPUT_BYTES, else a quarter of the available memory).
     """
     raw = os.environ.get(MAX_BYTES_ENV, "").strip()
     if raw:
@@ -58,6 +63,13 @@ def max_input_bytes() -> int:
 
 
 def human_bytes(n: int) -> str:
+    """A byte count in human units.
+
+    Returns
+    -------
+    str
+        ``n`` as e.g. ``"1.5 GiB"``.
+    """
     for unit, size in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -101,7 +113,13 @@ def _normalise_key(key, ndim: int) -> tuple:
 
 
 def finite_or_raise(arr: np.ndarray, path: str, name: str, where: str = "") -> np.ndarray:
-    """``arr`` (compound real/imag turned complex); :class:`InputError` naming file and dataset on NaN/Inf."""
+    """``arr`` (compound real/imag turned complex); :class:`InputError` naming file and dataset on NaN/Inf.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``arr``, complex when it was stored as a real/imag compound.
+    """
     arr = np.asarray(arr)
     if arr.dtype.names is not None and set(arr.dtype.names) == {"real", "imag"}:
         arr = arr["real"] + 1j * arr["imag"]
@@ -158,10 +176,23 @@ class LazyArray:
         return finite_or_raise(arr, self.path, self.name)
 
     def read(self) -> np.ndarray:
+        """Read the whole array.
+
+        Returns
+        -------
+        numpy.ndarray
+            The whole array.
+        """
         return self[()]
 
     def take(self, axis: int, start: int, stop: int) -> np.ndarray:
-        """Entries ``start:stop`` along ``axis``."""
+        """Entries ``start:stop`` along ``axis``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The entries read.
+        """
         key = [slice(None)] * self.ndim
         key[axis] = slice(start, stop)
         return self[tuple(key)]
@@ -189,18 +220,43 @@ class InputSource:
         raise NotImplementedError
 
     def layout(self, name: str) -> list:
-        """Axis tokens of dataset ``name`` without ``N`` (e.g. ``["T", "H", "W"]``)."""
+        """Axis tokens of dataset ``name`` without ``N`` (e.g. ``["T", "H", "W"]``).
+
+        Returns
+        -------
+        list[str]
+            The axis tokens.
+        """
         raise NotImplementedError
 
     def attrs(self, name: str) -> dict:
+        """The attributes of dataset ``name``.
+
+        Returns
+        -------
+        dict
+            ``{attr: value}`` (empty by default).
+        """
         return {}
 
     def lazy(self, i: int) -> dict:
-        """``{name: LazyArray}`` of sample ``i``."""
+        """``{name: LazyArray}`` of sample ``i``.
+
+        Returns
+        -------
+        dict
+            ``{name: LazyArray}``.
+        """
         raise NotImplementedError
 
     def sample(self, i: int) -> dict:
-        """``{name: ndarray}`` of sample ``i`` (read whole, checked for NaN/Inf)."""
+        """``{name: ndarray}`` of sample ``i`` (read whole, checked for NaN/Inf).
+
+        Returns
+        -------
+        dict
+            ``{name: ndarray}``.
+        """
         if not 0 <= i < self.n_samples:
             raise IndexError(i)
         return {k: a.read() for k, a in self.lazy(i).items()}
@@ -255,6 +311,6 @@ class ArraySource(InputSource):
         return {k: LazyArray.from_array(v, name=k, path=self.path) for k, v in self._samples[i].items()}
 
 
-def close_quietly(src) -> None:
+def close_quietly(src: InputSource) -> None:
     with contextlib.suppress(Exception):
         src.close()

@@ -18,6 +18,12 @@ __all__ = ["ConvGRUCell", "ConvMGUCell", "ConvIndRNNCell", "CELLS", "RIM", "data
 
 
 def weights_path(name: str) -> str:
-    """Path stem of a model shipped inside the package (``sensekit/learned/weights/<name>``)."""
+    """Path stem of a model shipped inside the package (``sensekit/learned/weights/<name>``).
+
+    Returns
+    -------
+    str
+        The path stem (without ``.pt``/``.json``).
+    """
     import os
     return os.path.join(os.path.dirname(__file__), "weights", name)

@@ -47,7 +47,13 @@ def _import(target: str):
 
 def model_class(kind: str, *, source: str = "model"):
     """The ``torch.nn.Module`` class that a card's ``"model"`` entry names (a registered name or
-    ``"sensekit.….module:Class"``); ``ValueError`` naming ``source`` otherwise."""
+    ``"sensekit.….module:Class"``); ``ValueError`` naming ``source`` otherwise.
+
+    Returns
+    -------
+    type
+        The model class.
+    """
     target = MODELS.get(kind)
     if target is None:
         if not (isinstance(kind, str) and ":" in kind and kind.startswith("sensekit.")):
@@ -78,7 +84,13 @@ def _kind_of(model) -> str:
 
 
 def model_paths(path: str | os.PathLike) -> tuple[str, str]:
-    """The (.pt, .json) pair that ``path`` names: a folder, a ``.pt`` or ``.json`` file, or a stem."""
+    """The (.pt, .json) pair that ``path`` names: a folder, a ``.pt`` or ``.json`` file, or a stem.
+
+    Returns
+    -------
+    tuple[str, str]
+        The ``.pt`` and ``.json`` paths.
+    """
     p = os.fspath(path)
     if os.path.isdir(p):
         p = os.path.join(p, "model")
@@ -94,6 +106,11 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, *, meta: dict | 
     (:data:`MODELS`) or a ``torch.nn.Module`` defined inside sensekit.  ``extra_state`` (e.g. an optimiser's
     state for resuming) is stored next to the weights under the key ``"extra"``.
     Both files are written atomically.  Returns the two paths.
+
+    Returns
+    -------
+    tuple[str, str]
+        The written ``.pt`` and ``.json`` paths.
     """
     kind = _kind_of(model)
     pt, js = model_paths(path)
@@ -109,7 +126,13 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, *, meta: dict | 
 
 
 def read_model_card(path: str | os.PathLike) -> dict:
-    """The JSON document of a saved model (config, training record, evaluation)."""
+    """The JSON document of a saved model (config, training record, evaluation).
+
+    Returns
+    -------
+    dict
+        The card.
+    """
     _, js = model_paths(path)
     if not os.path.isfile(js):
         raise FileNotFoundError(f"model config {js} not found")
@@ -126,6 +149,11 @@ def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "c
 
     The weights are loaded with ``weights_only=True`` (no code from the file is
     executed) onto ``map_location``; the model is put in eval mode.
+
+    Returns
+    -------
+    tuple
+        ``(model, card)``, or ``(model, card, extra)`` with ``with_extra``.
     """
     pt, _ = model_paths(path)
     card = read_model_card(path)

@@ -40,12 +40,24 @@ def data_gradient(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def to_channels(z: torch.Tensor) -> torch.Tensor:
-    """Complex (N, Y, X) → real (N, 2, Y, X) (real and imaginary parts as channels)."""
+    """Complex (N, Y, X) → real (N, 2, Y, X) (real and imaginary parts as channels).
+
+    Returns
+    -------
+    torch.Tensor
+        The real ``(N, 2, Y, X)`` tensor.
+    """
     return torch.stack((z.real, z.imag), dim=1)
 
 
 def from_channels(c: torch.Tensor) -> torch.Tensor:
-    """Real (N, 2, Y, X) → complex (N, Y, X)."""
+    """Real (N, 2, Y, X) → complex (N, Y, X).
+
+    Returns
+    -------
+    torch.Tensor
+        The complex ``(N, Y, X)`` tensor.
+    """
     return torch.complex(c[:, 0], c[:, 1])
 
 

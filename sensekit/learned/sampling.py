@@ -35,7 +35,13 @@ __all__ = ["DPSSampler", "gumbel_topk_mask", "UnrolledProxGrad", "SubsampleNet",
 
 def gumbel_topk_mask(logits: torch.Tensor, m: int, *, tau: float = 2.0, batch: int = 1,
                      generator: torch.Generator | None = None, hard: bool = True) -> torch.Tensor:
-    """(batch, N) straight-through top-``m`` masks drawn from ``logits`` (N,) (see the module doc)."""
+    """(batch, N) straight-through top-``m`` masks drawn from ``logits`` (N,) (see the module doc).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(batch, N)`` masks (hard with straight-through gradients, or soft).
+    """
     N = logits.shape[-1]
     if not 1 <= m <= N:
         raise ValueError(f"cannot keep {m} of {N} entries")
@@ -58,7 +64,13 @@ def gumbel_topk_mask(logits: torch.Tensor, m: int, *, tau: float = 2.0, batch: i
 
 
 def mask_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of softmax(logits) (the DPS sharpening penalty)."""
+    """Entropy of softmax(logits) (the DPS sharpening penalty).
+
+    Returns
+    -------
+    torch.Tensor
+        The 0-d entropy.
+    """
     p = torch.softmax(logits, dim=-1)
     return -(p * torch.log(p.clamp_min(1e-30))).sum()
 

@@ -62,6 +62,11 @@ def step_loss(estimates: Sequence[torch.Tensor], target: torch.Tensor, *, kind: 
     """Loss averaged over the steps of a recurrent estimator: (1/T) Σ_t ℓ(x_t, target).
 
     ``kind`` is ``"mse"`` (mean squared modulus of x_t − target) or ``"l1"`` (mean modulus); complex values allowed.
+
+    Returns
+    -------
+    torch.Tensor
+        The 0-d mean loss.
     """
     if kind not in ("mse", "l1"):
         raise ValueError(f"unknown loss {kind!r}; expected mse or l1")

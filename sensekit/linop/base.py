@@ -30,6 +30,11 @@ def cast_like(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     complex64 even if the operator stores complex128, and a real input times a
     complex buffer becomes complex of the input's precision.  Device is left
     alone: a mismatch is an error the caller must see.
+
+    Returns
+    -------
+    torch.Tensor
+        ``w`` in the precision (real or complex) matching ``x`` (``w`` itself when no cast is needed).
     """
     if w.dtype == torch.bool:
         return w
@@ -64,10 +69,24 @@ class LinOp(torch.nn.Module):
 
     # ------------------------------------------------------------------ apply
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
+        """Apply the operator to ``x`` of shape ``(*batch, *in_shape)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``A x`` of shape ``(*batch, *out_shape)``.
+        """
         self._check(x, self.in_shape, "input")
         return self._forward(x)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Apply the adjoint to ``y`` of shape ``(*batch, *out_shape)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``Aᴴ y`` of shape ``(*batch, *in_shape)``.
+        """
         self._check(y, self.out_shape, "adjoint input")
         return self._adjoint(y)
 
@@ -86,6 +105,13 @@ class LinOp(torch.nn.Module):
                              f"expected (..., {', '.join(map(str, shape))})")
 
     def batch_shape(self, x: torch.Tensor) -> tuple:
+        """The batch shape of an input ``x``.
+
+        Returns
+        -------
+        tuple
+            The leading dims of ``x`` before ``in_shape``.
+        """
         return tuple(x.shape[: x.ndim - len(self.in_shape)])
 
     # --------------------------------------------------------------- algebra
@@ -103,6 +129,11 @@ class LinOp(torch.nn.Module):
         """Solve (AᴴA + shift·I) x = b in closed form, where one exists.
 
         Raises ``NotImplementedError`` otherwise; iterative solvers then use CG.
+
+        Returns
+        -------
+        torch.Tensor
+            ``x``, shaped like ``b``.
         """
         raise NotImplementedError(f"{type(self).__name__} has no closed-form normal solve")
 
@@ -148,6 +179,13 @@ class LinOp(torch.nn.Module):
         return Scale(-1.0, self)
 
     def extra_repr(self) -> str:
+        """The shapes, for the module's ``repr``.
+
+        Returns
+        -------
+        str
+            ``"in_shape=..., out_shape=..."``.
+        """
         return f"in_shape={self.in_shape}, out_shape={self.out_shape}"
 
 
@@ -346,4 +384,11 @@ class Identity(LinOp):
 
 
 def stack_shapes(batch: Sequence[int], shape: Sequence[int]) -> tuple:
+    """The shape of a batch of arrays of shape ``shape``.
+
+    Returns
+    -------
+    tuple
+        ``(*batch, *shape)``.
+    """
     return tuple(batch) + tuple(shape)

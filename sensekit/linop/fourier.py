@@ -19,7 +19,13 @@ def _neg_axes(axes, ndim):
 
 
 def fftc(x: torch.Tensor, dim=(-2, -1)) -> torch.Tensor:
-    """Centred orthonormal FFT: ``fftshift(fftn(ifftshift(x)))`` over ``dim``."""
+    """Centred orthonormal FFT: ``fftshift(fftn(ifftshift(x)))`` over ``dim``.
+
+    Returns
+    -------
+    torch.Tensor
+        The centred spectrum, shaped like ``x``.
+    """
     dim = tuple(dim)
     x = torch.fft.ifftshift(x, dim=dim)
     x = torch.fft.fftn(x, dim=dim, norm="ortho")
@@ -27,7 +33,13 @@ def fftc(x: torch.Tensor, dim=(-2, -1)) -> torch.Tensor:
 
 
 def ifftc(y: torch.Tensor, dim=(-2, -1)) -> torch.Tensor:
-    """Inverse (= adjoint) of :func:`fftc`."""
+    """Inverse (= adjoint) of :func:`fftc`.
+
+    Returns
+    -------
+    torch.Tensor
+        The centred inverse transform, shaped like ``y``.
+    """
     dim = tuple(dim)
     y = torch.fft.ifftshift(y, dim=dim)
     y = torch.fft.ifftn(y, dim=dim, norm="ortho")

@@ -71,7 +71,13 @@ def _size(shape) -> int:
 
 
 def split(v: torch.Tensor, shapes: Sequence[tuple]) -> list[torch.Tensor]:
-    """The parts ``(..., *shape_i)`` of a flat vector ``(..., Σ size_i)``."""
+    """The parts ``(..., *shape_i)`` of a flat vector ``(..., Σ size_i)``.
+
+    Returns
+    -------
+    list[torch.Tensor]
+        One tensor per shape.
+    """
     sizes = [_size(s) for s in shapes]
     parts = torch.split(v, sizes, dim=-1)
     batch = v.shape[:-1]
@@ -79,7 +85,13 @@ def split(v: torch.Tensor, shapes: Sequence[tuple]) -> list[torch.Tensor]:
 
 
 def join(parts: Sequence[torch.Tensor], shapes: Sequence[tuple]) -> torch.Tensor:
-    """The flat vector ``(..., Σ size_i)`` of parts ``(..., *shape_i)``."""
+    """The flat vector ``(..., Σ size_i)`` of parts ``(..., *shape_i)``.
+
+    Returns
+    -------
+    torch.Tensor
+        The concatenated flat vector.
+    """
     flat = []
     for p, s in zip(parts, shapes):
         batch = p.shape[: p.ndim - len(s)]

@@ -66,7 +66,13 @@ def unfold(x: torch.Tensor, mode: int, *, ndim: int | None = None) -> torch.Tens
 
 
 def fold(m: torch.Tensor, mode: int, shape: Sequence[int]) -> torch.Tensor:
-    """Inverse of :func:`unfold`: ``(*batch, I_mode, rest)`` back to ``(*batch, *shape)``."""
+    """Inverse of :func:`unfold`: ``(*batch, I_mode, rest)`` back to ``(*batch, *shape)``.
+
+    Returns
+    -------
+    torch.Tensor
+        The tensor ``(*batch, *shape)``.
+    """
     shape = _shape(shape)
     d = len(shape)
     mode = mode % d
@@ -135,6 +141,11 @@ def multi_mode_dot(x: torch.Tensor, matrices: Sequence[torch.Tensor | None], *, 
 
     ``modes`` defaults to ``0, 1, …, len(matrices) − 1``; with ``adjoint=True``
     each matrix is replaced by its conjugate transpose ``Mᴴ``.
+
+    Returns
+    -------
+    torch.Tensor
+        The product tensor.
     """
     modes = range(len(matrices)) if modes is None else modes
     for m, a in zip(modes, matrices):

@@ -28,19 +28,37 @@ __all__ = ["element_positions", "rf2iq", "analytic_signal", "DASPlan", "das", "e
 
 
 def element_positions(n_elements: int, pitch: float, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """Lateral positions (m) of a linear array centred on x = 0."""
+    """Lateral positions (m) of a linear array centred on x = 0.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(n_elements,)`` positions.
+    """
     e = torch.arange(n_elements, dtype=dtype, device=device)
     return (e - (n_elements - 1) / 2.0) * pitch
 
 
 def image_grid(x_extent: tuple, z_extent: tuple, nx: int, nz: int, *, dtype=torch.float64, device=None):
-    """(x (X,), z (Z,)) pixel coordinates in metres, endpoints included."""
+    """(x (X,), z (Z,)) pixel coordinates in metres, endpoints included.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The lateral ``(nx,)`` and axial ``(nz,)`` coordinates.
+    """
     return (torch.linspace(x_extent[0], x_extent[1], nx, dtype=dtype, device=device),
             torch.linspace(z_extent[0], z_extent[1], nz, dtype=dtype, device=device))
 
 
 def analytic_signal(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """The analytic signal x + i·H{x} along ``dim`` by FFT (zero the negative frequencies, double the positive)."""
+    """The analytic signal x + i·H{x} along ``dim`` by FFT (zero the negative frequencies, double the positive).
+
+    Returns
+    -------
+    torch.Tensor
+        The complex analytic signal, shaped like ``x``.
+    """
     n = x.shape[dim]
     X = torch.fft.fft(x, dim=dim)
     h = torch.zeros(n, dtype=x.dtype if x.is_floating_point() else torch.float32, device=x.device)
@@ -63,6 +81,11 @@ def rf2iq(rf: torch.Tensor, fs: float, fc: float, *, t0: float = 0.0, bandwidth:
     fs/2) with a
     raised-cosine edge over the outer 20 % (an FFT-domain filter, zero phase).  Works for band-pass
     sampled RF (fs < 2 fc) as long as the echo band does not overlap its own alias.
+
+    Returns
+    -------
+    torch.Tensor
+        The complex IQ signal, shaped like ``rf``.
     """
     if not rf.is_floating_point():
         rf = rf.to(torch.float32)
@@ -257,13 +280,25 @@ _PLAN_CACHE_SIZE = 8
 
 
 def das(iq: torch.Tensor, plan: DASPlan) -> torch.Tensor:
-    """Delay-and-sum of IQ channel data (..., E, S) with a :class:`DASPlan`: the complex image (..., Z, X)."""
+    """Delay-and-sum of IQ channel data (..., E, S) with a :class:`DASPlan`: the complex image (..., Z, X).
+
+    Returns
+    -------
+    torch.Tensor
+        The complex image ``(..., Z, X)``.
+    """
     return plan(iq)
 
 
 def envelope(image: torch.Tensor) -> torch.Tensor:
     """Envelope of a beamformed IQ image (its modulus); for real beamformed RF, the modulus of its analytic
-    signal along depth (axis −2)."""
+    signal along depth (axis −2).
+
+    Returns
+    -------
+    torch.Tensor
+        The real envelope, shaped like ``image``.
+    """
     if image.is_complex():
         return image.abs()
     return analytic_signal(image, dim=-2).abs()
@@ -273,6 +308,11 @@ def bmode(image: torch.Tensor, *, dynamic_range: float = 60.0, ref: float | torc
     """Log-compressed B-mode in dB: ``20 log10(env / ref)`` clipped to ``[−dynamic_range, 0]``.
 
     ``ref`` defaults to the envelope's maximum over the last two axes (per image).
+
+    Returns
+    -------
+    torch.Tensor
+        The B-mode image in dB, in ``[-dynamic_range, 0]``.
     """
     env = envelope(image)
     if ref is None:
@@ -284,7 +324,13 @@ def bmode(image: torch.Tensor, *, dynamic_range: float = 60.0, ref: float | torc
 
 
 def compound(iq: torch.Tensor, plans: list) -> torch.Tensor:
-    """Coherent compounding: Σ_a DAS_a(iq[..., a, :, :]) over the transmit angles (axis −3 of ``iq``)."""
+    """Coherent compounding: Σ_a DAS_a(iq[..., a, :, :]) over the transmit angles (axis −3 of ``iq``).
+
+    Returns
+    -------
+    torch.Tensor
+        The compounded complex image ``(..., Z, X)``.
+    """
     if iq.shape[-3] != len(plans):
         raise ValueError(f"{iq.shape[-3]} transmits but {len(plans)} DAS plans")
     return sum(p(iq[..., a, :, :]) for a, p in enumerate(plans))
@@ -292,7 +338,13 @@ def compound(iq: torch.Tensor, plans: list) -> torch.Tensor:
 
 def clutter_filter_svd(ensemble: torch.Tensor, *, n_clutter: int = 2, n_noise: int = 0) -> torch.Tensor:
     """SVD clutter filter of a slow-time ensemble (T, Z, X): remove the ``n_clutter`` largest (tissue) and the
-    ``n_noise`` smallest singular components of the Casorati matrix (T × ZX)."""
+    ``n_noise`` smallest singular components of the Casorati matrix (T × ZX).
+
+    Returns
+    -------
+    torch.Tensor
+        The filtered ensemble, shaped like ``ensemble``.
+    """
     T = ensemble.shape[-3]
     if not 0 <= n_clutter < T - n_noise:
         raise ValueError(f"n_clutter={n_clutter}, n_noise={n_noise} leave nothing of {T} frames")
@@ -307,7 +359,13 @@ def clutter_filter_svd(ensemble: torch.Tensor, *, n_clutter: int = 2, n_noise: i
 
 def clutter_filter_highpass(ensemble: torch.Tensor, *, order: int = 1) -> torch.Tensor:
     """Slow-time high-pass: remove the polynomial trend of degree < ``order`` + 1 along axis −3 (least squares;
-    order 0 removes the mean)."""
+    order 0 removes the mean).
+
+    Returns
+    -------
+    torch.Tensor
+        The filtered ensemble, shaped like ``ensemble``.
+    """
     T = ensemble.shape[-3]
     t = torch.linspace(-1, 1, T, dtype=torch.float64, device=ensemble.device)
     B = torch.stack([t ** k for k in range(order + 1)], dim=1)              # (T, K)
@@ -324,6 +382,11 @@ def power_doppler(ensemble: torch.Tensor, *, method: str = "svd", n_clutter: int
     ``method`` "svd" (:func:`clutter_filter_svd` with ``n_clutter``) or "highpass"
     (:func:`clutter_filter_highpass` of order ``n_clutter`` − 1).  In dB (normalised to the maximum,
     clipped at −``dynamic_range``) when ``db``.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(..., Z, X)`` power image: in dB re its maximum clipped at ``-dynamic_range`` with ``db``, else linear.
     """
     if method == "svd":
         f = clutter_filter_svd(ensemble, n_clutter=n_clutter)

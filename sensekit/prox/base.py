@@ -19,10 +19,23 @@ class Prox:
         raise NotImplementedError
 
     def prox(self, x: torch.Tensor, step: float) -> torch.Tensor:
+        """The proximal map of ``step · g`` at ``x``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``prox_{step·g}(x)``, shaped like ``x``.
+        """
         raise NotImplementedError
 
     def conj_prox(self, v: torch.Tensor, sigma: float) -> torch.Tensor:
-        """prox of σ·g* at v, by Moreau: v − σ · prox_{g/σ}(v / σ)."""
+        """prox of σ·g* at v, by Moreau: v − σ · prox_{g/σ}(v / σ).
+
+        Returns
+        -------
+        torch.Tensor
+            ``prox_{σ g*}(v)``, shaped like ``v``.
+        """
         return v - sigma * self.prox(v / sigma, 1.0 / sigma)
 
     def __mul__(self, lam):

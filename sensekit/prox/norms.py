@@ -14,6 +14,11 @@ def soft_threshold(x: torch.Tensor, t) -> torch.Tensor:
     """Soft thresholding, complex-aware: ``x · max(1 − t/|x|, 0)``.
 
     ``t`` may be a scalar or a tensor broadcastable to ``x``.
+
+    Returns
+    -------
+    torch.Tensor
+        The thresholded tensor, shaped like ``x``.
     """
     if x.is_complex():
         mag = x.abs()
@@ -91,6 +96,11 @@ def svt(x: torch.Tensor, t) -> torch.Tensor:
     """Singular value soft thresholding of the last two dims (batched).
 
     ``t`` is a scalar or a tensor of shape ``batch`` (one threshold per matrix).
+
+    Returns
+    -------
+    torch.Tensor
+        The thresholded matrices, shaped like ``x``.
     """
     U, s, Vh = _svd(x)
     if torch.is_tensor(t) and t.ndim > 0:

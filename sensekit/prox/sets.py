@@ -56,6 +56,11 @@ def project_simplex(x: torch.Tensor, axis: int = -1, radius: float = 1.0) -> tor
     """Euclidean projection onto {z ≥ 0, Σ z = radius} along ``axis`` (batched).
 
     Sort-based algorithm (Held, Wolfe & Crowder 1974; Duchi et al. 2008): O(n log n).
+
+    Returns
+    -------
+    torch.Tensor
+        The projection, shaped like ``x``.
     """
     _need_real(x, "project_simplex")
     xm = x.movedim(axis, -1)

@@ -26,7 +26,13 @@ class GainInstance:
 
 
 def cosine_basis(m: int, h: int, dtype=torch.float64) -> torch.Tensor:
-    """The first ``h`` DCT-II vectors of length ``m`` (orthonormal; column 0 is constant)."""
+    """The first ``h`` DCT-II vectors of length ``m`` (orthonormal; column 0 is constant).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(m, h)`` basis.
+    """
     i = torch.arange(m, dtype=dtype)
     cols = [torch.cos(math.pi * (i + 0.5) * k / m) for k in range(h)]
     B = torch.stack(cols, 1)
@@ -36,7 +42,13 @@ def cosine_basis(m: int, h: int, dtype=torch.float64) -> torch.Tensor:
 def sensing_stack(p: int, m: int, n: int, *, kind: str = "gaussian", generator=None,
                   dtype=torch.float64) -> torch.Tensor:
     """i.i.d. sensing vectors (p, m, n) with unit-variance entries: ``gaussian`` or ``bernoulli`` (±1);
-    a complex ``dtype`` gives circular complex Gaussian entries (``gaussian``) or random ±1, ±i (``bernoulli``)."""
+    a complex ``dtype`` gives circular complex Gaussian entries (``gaussian``) or random ±1, ±i (``bernoulli``).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(p, m, n)`` sensing vectors.
+    """
     if dtype.is_complex:
         real = torch.float64 if dtype == torch.complex128 else torch.float32
         if kind == "gaussian":
@@ -72,6 +84,11 @@ def gain_instance(n: int, m: int, p: int, *, rho: float = 0.5, noise: float = 0.
     phase : complex gains (None: real): the gains' magnitudes as above times ``exp(iφ_i)`` with φ_i uniform
         in ``[−phase, phase]``, rescaled to a complex mean of 1; sensing and signal are then complex
         (circular Gaussian) too.
+
+    Returns
+    -------
+    GainInstance
+        The sensing vectors, measurements, true gains and signal, bases and noise level.
     """
     if not 0 <= rho < 1:
         raise ValueError(f"rho must be in [0, 1), got {rho}")

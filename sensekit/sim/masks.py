@@ -47,14 +47,26 @@ def variable_density_lines(n_frames: int, n_lines: int, accel: float, *, acs: in
 
 def cartesian_mask(n_frames: int, shape: tuple, accel: float, *, acs: int = 8, power: float = 2.0,
                    generator: torch.Generator | None = None) -> torch.Tensor:
-    """A (T, Y, X) boolean mask: variable-density phase-encode lines (Y), full readout (X)."""
+    """A (T, Y, X) boolean mask: variable-density phase-encode lines (Y), full readout (X).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(T, Y, X)`` boolean mask.
+    """
     ny, nx = shape
     lines = variable_density_lines(n_frames, ny, accel, acs=acs, power=power, generator=generator)
     return lines[:, :, None].expand(n_frames, ny, nx).clone()
 
 
 def acceleration(mask: torch.Tensor) -> float:
-    """Nominal acceleration: number of entries / number sampled."""
+    """Nominal acceleration: number of entries / number sampled.
+
+    Returns
+    -------
+    float
+        The acceleration (``inf`` for an empty mask).
+    """
     m = torch.as_tensor(mask) != 0
     s = int(m.sum())
     return math.inf if s == 0 else m.numel() / s
@@ -199,6 +211,11 @@ def sampling_mask(pattern: str, n_frames: int, shape: tuple, accel: float, *, ac
     Line patterns sample phase-encode lines along Y with a full readout X; ``acs``
     is the number of central lines (the side of the central block for
     ``vd-points``; ignored by ``radial``, whose centre is dense by construction).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(T, Y, X)`` boolean mask.
     """
     ny, nx = shape
     if pattern == "vd-lines":

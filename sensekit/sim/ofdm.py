@@ -99,13 +99,25 @@ class OFDMGeometry:
         return np.stack([np.rad2deg(1.0 / (d * cos)), np.full(len(p), 1 / s[1]), np.full(len(p), 1 / s[2])], axis=1)
 
 
-def wrap(f):
-    """Wrap normalised frequencies to [−½, ½)."""
+def wrap(f: np.typing.ArrayLike) -> np.ndarray:
+    """Wrap normalised frequencies to [−½, ½).
+
+    Returns
+    -------
+    numpy.ndarray
+        The wrapped frequencies (float64).
+    """
     return np.mod(np.asarray(f, dtype=np.float64) + 0.5, 1.0) - 0.5
 
 
 def steering(f, M: int, *, derivative: bool = False, dtype=torch.complex128, device=None) -> torch.Tensor:
-    """(M, P) Vandermonde factor ``exp(j2π n f_p)`` (or its derivative ``j2π n exp(j2π n f_p)`` in f)."""
+    """(M, P) Vandermonde factor ``exp(j2π n f_p)`` (or its derivative ``j2π n exp(j2π n f_p)`` in f).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(M, P)`` matrix.
+    """
     f = torch.as_tensor(f, dtype=torch.float64, device=device).reshape(-1)
     n = torch.arange(M, dtype=torch.float64, device=device)[:, None]
     V = torch.exp(2j * math.pi * n * f[None, :])
@@ -114,8 +126,14 @@ def steering(f, M: int, *, derivative: bool = False, dtype=torch.complex128, dev
     return V.to(dtype)
 
 
-def synthesize(freqs, gains, shape) -> torch.Tensor:
-    """Noiseless channel ``Σ_p g_{s,p} a_p ∘ d_p ∘ v_p``: (S, A, K, L) from (P, 3) freqs and (S, P) gains."""
+def synthesize(freqs: np.typing.ArrayLike, gains: np.typing.ArrayLike, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Noiseless channel ``Σ_p g_{s,p} a_p ∘ d_p ∘ v_p``: (S, A, K, L) from (P, 3) freqs and (S, P) gains.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(S, A, K, L)`` channel.
+    """
     f = torch.as_tensor(np.asarray(freqs, dtype=np.float64).reshape(-1, 3))
     g = torch.as_tensor(np.asarray(gains)).to(torch.complex128).reshape(-1, f.shape[0])
     A, D, V = (steering(f[:, m], shape[m]) for m in range(3))
@@ -132,12 +150,17 @@ def _mode_grams(freqs, shape):
     return out
 
 
-def model_grams(freqs, shape):
+def model_grams(freqs: np.typing.ArrayLike, shape: tuple[int, int, int]):
     """``(KᴴK (P×P), DᴴK (3P×P), DᴴD (3P×3P))`` of the Khatri–Rao model at the frequencies ``freqs`` (P, 3).
 
     K = A ⊙ D ⊙ V holds the P atoms; D = [D_angle, D_range, D_velocity] the derivative atoms (the
     factor of one mode replaced by its derivative in f). All Grams are Hadamard products of per-mode
     Grams, so nothing of size A·K·L is formed.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+        ``KᴴK``, ``DᴴK`` and ``DᴴD``.
     """
     f = torch.as_tensor(np.asarray(freqs, dtype=np.float64).reshape(-1, 3))
     G = _mode_grams(f, shape)
@@ -162,8 +185,14 @@ def model_grams(freqs, shape):
     return Gkk, Gdk, Gdd
 
 
-def projected_derivative_gram(freqs, shape) -> torch.Tensor:
-    """``Dᴴ P⊥_K D`` (3P × 3P complex), see :func:`model_grams`."""
+def projected_derivative_gram(freqs: np.typing.ArrayLike, shape: tuple[int, int, int]) -> torch.Tensor:
+    """``Dᴴ P⊥_K D`` (3P × 3P complex), see :func:`model_grams`.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(3P, 3P)`` matrix.
+    """
     Gkk, Gdk, Gdd = model_grams(freqs, shape)
     return Gdd - Gdk @ torch.linalg.solve(Gkk, Gdk.mH)
 
@@ -173,6 +202,11 @@ def frequency_fisher(freqs, gains, shape, noise_var: float) -> np.ndarray:
 
     ``F = (2/σ²) Σ_s Re{ diag(ḡ_s) (Dᴴ P⊥_K D) diag(g_s) }`` with g repeated for the three types;
     rows/columns ordered [angle freqs (P), range freqs (P), velocity freqs (P)].
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``(3P, 3P)`` Fisher information.
     """
     M = projected_derivative_gram(freqs, shape)
     g = torch.as_tensor(np.asarray(gains)).to(torch.complex128)
@@ -189,6 +223,11 @@ def crb(params, gains, geometry: OFDMGeometry, noise_var: float) -> np.ndarray:
     snapshots (``gains`` (S, P), the same targets in every snapshot), in the CONTRACTS conventions
     (delay 2R/c with R in metres). Not the per-type "approximate" bound of the PLAIN demo, which
     ignores the information coupling between angle, range and velocity.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``(P, 3)`` standard deviations.
     """
     p = np.asarray(params, dtype=np.float64).reshape(-1, 3)
     f = geometry.to_freqs(p)
@@ -202,7 +241,13 @@ def random_targets(geometry: OFDMGeometry, n: int, *, generator: torch.Generator
                    max_speed: float, max_angle_deg: float = 60.0, min_range: float = 5.0,
                    min_sep_cells: float = 2.0, tries: int = 200) -> np.ndarray:
     """``n`` targets (n, 3) drawn uniformly, every pair at least ``min_sep_cells`` FFT cells apart in every
-    dimension (rejection sampling; raises ValueError when the region is too small)."""
+    dimension (rejection sampling; raises ValueError when the region is too small).
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``(n, 3)`` target parameters (angle, range, velocity).
+    """
     res = geometry.resolution
     out = []
     for _ in range(tries):                       # restarts: an unlucky early placement can block the rest
@@ -240,6 +285,11 @@ def ofdm_channel(geometry: OFDMGeometry, params, *, snr_db: float, snapshots: in
     Gains have unit modulus and random phases (independent per snapshot); with ``path_loss`` their
     amplitude falls as (R_min/R)² (radar equation, relative to the nearest target); σ² = 10^(−snr_db/10),
     so ``snr_db`` is the per-RE SNR of a unit-gain (the nearest) target.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, float]
+        The channel estimate ``(S, A, K, L)``, the gains ``(S, P)`` and the noise variance.
     """
     p = np.asarray(params, dtype=np.float64).reshape(-1, 3)
     P = p.shape[0]

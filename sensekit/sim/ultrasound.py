@@ -48,6 +48,11 @@ def speckle_phantom(probe: ProbeGeometry, *, n_scatterers: int = 10000, n_inclus
 
     Inclusion echogenicity is drawn from {0 (cyst), 0.3, 3}; scatterers fill the lateral span of the array
     (``x_extent`` half-width, default half the aperture) and the depth range seen by the samples.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+        The positions ``x``, ``z`` and amplitudes of the ``K`` scatterers.
     """
     g = generator
     half = x_extent if x_extent is not None else probe.n_elements * probe.pitch / 2
@@ -74,7 +79,13 @@ def speckle_phantom(probe: ProbeGeometry, *, n_scatterers: int = 10000, n_inclus
 
 def simulate_rf(probe: ProbeGeometry, x: torch.Tensor, z: torch.Tensor, amp: torch.Tensor, *,
                 angle: float = 0.0, chunk: int = 512) -> torch.Tensor:
-    """RF channel data (E, S) float64 of the scatterers for one plane-wave transmit at ``angle`` (radians)."""
+    """RF channel data (E, S) float64 of the scatterers for one plane-wave transmit at ``angle`` (radians).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(E, S)`` RF data.
+    """
     E, S = probe.n_elements, probe.n_samples
     xe = element_positions(E, probe.pitch, dtype=torch.float64, device=x.device)
     sigma = math.sqrt(2 * math.log(2)) / (math.pi * probe.bandwidth * probe.fc)   # −6 dB full width

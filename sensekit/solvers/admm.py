@@ -110,6 +110,11 @@ def admm(f, terms, *, x0=None, rho: float = 1.0, inner_iter: int = 10, max_iter:
          callbacks=(), check_every: int = 1, record_objective: bool = False):
     """Minimise f(x) + Σ g_i(K_i x) by ADMM; returns a :class:`~sensekit.solvers.Result`.
 
+    Returns
+    -------
+    Result
+        The solution, iteration count, stop reason and history.
+
     Examples
     --------
     >>> import torch, sensekit as sk

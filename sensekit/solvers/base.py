@@ -25,10 +25,23 @@ class Stop:
     """A stop criterion: ``check(info) -> reason or None``; combine with ``|`` and ``&``."""
 
     def check(self, info: dict) -> str | None:
+        """Whether to stop, given a check's ``info`` (iteration, relative change, ...).
+
+        Returns
+        -------
+        str or None
+            The stop reason, or None to go on.
+        """
         raise NotImplementedError
 
     def max_iter(self) -> int | None:
-        """The iteration at which this criterion surely stops (None if unbounded)."""
+        """The iteration at which this criterion surely stops (None if unbounded).
+
+        Returns
+        -------
+        int or None
+            The iteration bound, or None.
+        """
         return None
 
     def __or__(self, other: "Stop") -> "Stop":
@@ -257,6 +270,12 @@ def solve(solver, problem, *, x0=None, stop: Stop | None = None,
 
 
 def default_stop(max_iter: int, tol: float | None) -> Stop:
-    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0."""
+    """``MaxIter(max_iter) | RelChange(tol)``, or ``MaxIter(max_iter)`` alone when ``tol`` is None or 0.
+
+    Returns
+    -------
+    Stop
+        The stopping rule.
+    """
     s = MaxIter(max_iter)
     return s if tol is None or tol <= 0 else s | RelChange(tol)

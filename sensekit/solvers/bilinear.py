@@ -90,7 +90,13 @@ class GainCalProblem:
 
 
 def orthobasis(B: torch.Tensor) -> torch.Tensor:
-    """An orthonormal basis of span(B) (thin QR; columns that add nothing are dropped)."""
+    """An orthonormal basis of span(B) (thin QR; columns that add nothing are dropped).
+
+    Returns
+    -------
+    torch.Tensor
+        The orthonormal columns spanning ``span(B)``.
+    """
     Q, R = torch.linalg.qr(B)
     diag = R.diagonal().abs()
     keep = diag > 1e-10 * float(diag.max())
@@ -98,7 +104,13 @@ def orthobasis(B: torch.Tensor) -> torch.Tensor:
 
 
 def normalise(d: torch.Tensor, x: torch.Tensor):
-    """``(d / mean(d), x · mean(d))``: the same measurements, gains of mean 1."""
+    """``(d / mean(d), x · mean(d))``: the same measurements, gains of mean 1.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The rescaled gains (mean 1) and signal.
+    """
     c = d.mean()
     return d / c, x * c
 
@@ -113,8 +125,14 @@ def _rdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.vdot(a, b).real if a.is_complex() or b.is_complex() else a @ b
 
 
-def rel_errors(d, x, d_ref, x_ref) -> dict:
-    """Relative errors of gains and signal after the mean(gains) = 1 normalisation of both pairs."""
+def rel_errors(d: torch.Tensor, x: torch.Tensor, d_ref: torch.Tensor, x_ref: torch.Tensor) -> dict:
+    """Relative errors of gains and signal after the mean(gains) = 1 normalisation of both pairs.
+
+    Returns
+    -------
+    dict
+        ``{"rel_err_gains": ..., "rel_err_signal": ...}``.
+    """
     d, x = normalise(_hi(d), _hi(x))
     d_ref, x_ref = normalise(_hi(d_ref), _hi(x_ref))
     return {"rel_err_gains": float(torch.linalg.vector_norm(d - d_ref) / torch.linalg.vector_norm(d_ref)),
@@ -125,6 +143,11 @@ def project_box_mean(v: torch.Tensor, rho: float, total: float | None = None, it
     """Euclidean projection of ``v`` onto ``{Σγ = total, 1 − ρ ≤ γ ≤ 1 + ρ}`` (``total`` = len(v)).
 
     The projection is ``clip(v − t, 1 − ρ, 1 + ρ)`` with the scalar ``t`` found by bisection.
+
+    Returns
+    -------
+    torch.Tensor
+        The projection, shaped like ``v``.
     """
     m = v.shape[0]
     total = float(m if total is None else total)
@@ -142,7 +165,13 @@ def project_box_mean(v: torch.Tensor, rho: float, total: float | None = None, it
 
 def project_disc_mean(v: torch.Tensor, rho: float, iters: int = 200, tol: float = 1e-13) -> torch.Tensor:
     """Projection of complex ``v`` onto ``{mean(γ) = 1, |γ_i − 1| ≤ ρ}`` by Dykstra's alternating projections
-    (the hyperplane and the product of discs; converges to the Euclidean projection onto the intersection)."""
+    (the hyperplane and the product of discs; converges to the Euclidean projection onto the intersection).
+
+    Returns
+    -------
+    torch.Tensor
+        The projection, shaped like ``v``.
+    """
     x, pa, pb = v.clone(), torch.zeros_like(v), torch.zeros_like(v)
     for _ in range(iters):
         yv = x + pa
@@ -339,7 +368,13 @@ class GainPGD:
 def gain_pgd(problem: GainCalProblem, *, mu: float = 0.7, rho: float = 0.99, accel: str = "none",
              max_iter: int = 2000, tol: float = 1e-10, stop=None, callbacks=(), check_every: int = 1,
              record_objective: bool = False):
-    """Run :class:`GainPGD`; returns ``(gains, signal, Result)`` with mean(gains) = 1."""
+    """Run :class:`GainPGD`; returns ``(gains, signal, Result)`` with mean(gains) = 1.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, Result]
+        The gains (mean 1), the signal and the solver result.
+    """
     solver = GainPGD(mu=mu, rho=rho, accel=accel, max_iter=max_iter, tol=tol)
     res = solve(solver, problem, stop=stop, callbacks=callbacks, check_every=check_every,
                 record_objective=record_objective)
@@ -349,7 +384,13 @@ def gain_pgd(problem: GainCalProblem, *, mu: float = 0.7, rho: float = 0.99, acc
 
 
 def gain_backprojection(problem: GainCalProblem):
-    """The PGD initialisation alone: ``ξ₀ = 1/(mp) Σ_l A_lᵀ y_l`` (in span(B) with a signal basis), gains 1."""
+    """The PGD initialisation alone: ``ξ₀ = 1/(mp) Σ_l A_lᵀ y_l`` (in span(B) with a signal basis), gains 1.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The gains (mean 1) and the back-projected signal.
+    """
     solver = GainPGD()
     s = solver.init(problem)
     x, d = s.x
@@ -453,7 +494,13 @@ def _cgls(fwd, adj, b, dim, *, max_iter, tol, dtype, device, callbacks=()):
 
 def gain_lsq(problem: GainCalProblem, *, max_iter: int = 2000, tol: float = 1e-12, ignore_gain_basis: bool = False,
              callbacks=()):
-    """Ling–Strohmer linear least squares in (1/d, x): returns ``(gains, signal, info)``, mean(gains) = 1."""
+    """Ling–Strohmer linear least squares in (1/d, x): returns ``(gains, signal, info)``, mean(gains) = 1.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, dict]
+        The gains (mean 1), the signal and solver information.
+    """
     L = _Linearised(problem, ignore_gain_basis)
     ref = int(torch.argmax(1.0 / L.cs))                              # the reference sensor: largest energy
     # s̃_ref is fixed to 1/cs_ref (s_ref = 1): move its column to the right-hand side
@@ -520,7 +567,13 @@ def _lanczos_smallest(op, dim, *, max_iter, tol, dtype, device, generator=None):
 
 def gain_spectral(problem: GainCalProblem, *, max_iter: int = 500, tol: float = 1e-12,
                   ignore_gain_basis: bool = False):
-    """Ling–Strohmer spectral variant: the smallest right singular vector of the equilibrated linearised system."""
+    """Ling–Strohmer spectral variant: the smallest right singular vector of the equilibrated linearised system.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, dict]
+        The gains (mean 1), the signal and solver information.
+    """
     L = _Linearised(problem, ignore_gain_basis)
     theta, z, it, converged = _lanczos_smallest(lambda v: L.adj(L.fwd(v)), L.dim, max_iter=min(max_iter, L.dim),
                                                 tol=tol, dtype=L.y.dtype, device=L.y.device)

@@ -57,6 +57,11 @@ def cg(A, b: torch.Tensor, *, x0=None, max_iter: int = 50, tol: float = 1e-6, ca
     x0 : Tensor, optional
     max_iter, tol : stop after ``max_iter`` steps or when ‖b − Ax‖ < tol·‖b‖.
 
+    Returns
+    -------
+    Result
+        The solution, iteration count, stop reason and history.
+
     Examples
     --------
     >>> import torch, sensekit as sk

@@ -111,6 +111,11 @@ def solve_targets(side: _Side, F, values, *, method: str, inner_iter: int, block
     Targets are processed in blocks of at most ``block_elems`` gathered entries
     (a memory bound, not a loop over rows): each block gathers its rows of F
     once, O(#Ω_block k), and solves all its regressions with batched products.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(n_targets, k)`` least-squares solutions.
     """
     k = F.shape[-1]
     Fz = torch.cat([F, F.new_zeros(1, k)])
@@ -224,7 +229,13 @@ class AltMin:
 
 
 def completion_problem(M: torch.Tensor, mask: torch.Tensor, *, sketch_size: int = 0, generator=None):
-    """Index the observed entries of ``M`` (where ``mask``) for :class:`AltMin`."""
+    """Index the observed entries of ``M`` (where ``mask``) for :class:`AltMin`.
+
+    Returns
+    -------
+    CompletionProblem
+        The indexed observations.
+    """
     _check_matrix("complete", M)
     if not torch.is_tensor(mask) or mask.dtype != torch.bool:
         raise TypeError("complete: mask must be a bool tensor")

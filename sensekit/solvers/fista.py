@@ -80,6 +80,11 @@ def fista(f: LeastSquares, g: Prox | None = None, *, x0=None, step=None, max_ite
           record_objective: bool = False):
     """Minimise f(x) + g(x) by FISTA; returns a :class:`~sensekit.solvers.Result`.
 
+    Returns
+    -------
+    Result
+        The solution, iteration count, stop reason and history.
+
     Examples
     --------
     Lasso with an identity operator is soft thresholding:

@@ -126,6 +126,11 @@ def hqs(f: LeastSquares, terms, *, x0=None, beta: float = 1.0, growth: float = 4
         callbacks=(), check_every: int = 1, record_objective: bool = False):
     """Minimise ½‖Ax − y‖² + Σ g_i(K_i x) by half-quadratic splitting with continuation.
 
+    Returns
+    -------
+    Result
+        The solution, iteration count, stop reason and history.
+
     Examples
     --------
     >>> import torch, sensekit as sk

@@ -44,6 +44,11 @@ def cg_iterate(A: Callable, b: torch.Tensor, *, x0=None, max_iter: int = 20, tol
     ``check_every`` steps: each test is one host synchronisation, so a CUDA
     inner solve does not stall on every step.  A converged iterate stays put
     (the step length is zero once the residual vanishes).
+
+    Returns
+    -------
+    torch.Tensor
+        The approximate solution.
     """
     x = torch.zeros_like(b) if x0 is None else x0
     r = b - A(x) if x0 is not None else b.clone()

@@ -5,6 +5,7 @@ import dataclasses
 
 import torch
 
+from ..prox.base import Prox
 from ..prox.norms import SquaredL2
 from .base import default_stop, solve
 from .problems import LeastSquares, PrimalDual
@@ -21,8 +22,14 @@ class PDHGState:
     terms: tuple = ()   # the dual terms actually used
 
 
-def prox_of(f, x, step):
-    """Prox of a primal term that is a Prox, a LeastSquares data term or None."""
+def prox_of(f: Prox | LeastSquares | None, x: torch.Tensor, step: float | torch.Tensor) -> torch.Tensor:
+    """Prox of a primal term that is a Prox, a LeastSquares data term or None.
+
+    Returns
+    -------
+    torch.Tensor
+        The prox of ``f`` at ``x`` with step ``step`` (``x`` itself when ``f`` is None).
+    """
     if f is None:
         return x
     return f.prox(x, step)
@@ -132,6 +139,11 @@ def pdhg(f, terms, *, x0=None, tau=None, sigma=None, ratio: float = 1.0, precond
     """Minimise f(x) + Σ g_i(K_i x) by PDHG; returns a :class:`~sensekit.solvers.Result`.
 
     ``terms`` is a list of ``(g_i, K_i)`` pairs (Prox, LinOp).
+
+    Returns
+    -------
+    Result
+        The solution, iteration count, stop reason and history.
 
     Examples
     --------

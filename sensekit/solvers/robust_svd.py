@@ -17,7 +17,13 @@ class MaxChange(_Threshold):
 
 
 def iqr(X: torch.Tensor) -> torch.Tensor:
-    """Inter-quartile range of the entries of each matrix (last two dims), linear interpolation."""
+    """Inter-quartile range of the entries of each matrix (last two dims), linear interpolation.
+
+    Returns
+    -------
+    torch.Tensor
+        The inter-quartile range per matrix (leading dims).
+    """
     flat = X.flatten(-2)
     N = flat.shape[-1]
 

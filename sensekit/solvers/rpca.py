@@ -172,7 +172,13 @@ class GoDecState:
 
 
 def hard_threshold_card(R: torch.Tensor, card: int) -> torch.Tensor:
-    """Keep the ``card`` entries of largest modulus of each matrix (last two dims), zero the rest."""
+    """Keep the ``card`` entries of largest modulus of each matrix (last two dims), zero the rest.
+
+    Returns
+    -------
+    torch.Tensor
+        The thresholded tensor, shaped like ``R``.
+    """
     flat = R.flatten(-2)
     if card <= 0:
         return torch.zeros_like(R)

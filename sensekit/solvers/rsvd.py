@@ -9,7 +9,13 @@ from ..core.random import randn
 
 
 def orth(Y: torch.Tensor) -> torch.Tensor:
-    """Orthonormal basis of the columns of ``Y`` (reduced QR, batched over leading dims)."""
+    """Orthonormal basis of the columns of ``Y`` (reduced QR, batched over leading dims).
+
+    Returns
+    -------
+    torch.Tensor
+        The orthonormal columns ``Q``.
+    """
     return torch.linalg.qr(Y, mode="reduced").Q
 
 
@@ -31,6 +37,11 @@ def subspace_iteration(matmul: Callable, rmatmul: Callable, Omega: torch.Tensor,
     product is re-orthonormalised so that ``power_iters`` steps do not lose
     the small singular directions to round-off.  Returns Q (..., m, l) with
     orthonormal columns spanning approximately the dominant range of ``A``.
+
+    Returns
+    -------
+    torch.Tensor
+        The orthonormal basis ``Q`` of the approximate range.
     """
     Q = orth(matmul(Omega))
     for _ in range(int(power_iters)):
@@ -51,6 +62,11 @@ def range_finder(A: torch.Tensor, size: int, *, power_iters: int = 2,
         Subspace (power) iterations, each re-orthonormalised.
     generator : torch.Generator, optional
         Source of the Gaussian test matrix (complex Gaussian for complex A).
+
+    Returns
+    -------
+    torch.Tensor
+        ``Q`` of shape ``(..., m, size)``.
     """
     _check_matrix("range_finder", A)
     m, n = A.shape[-2:]

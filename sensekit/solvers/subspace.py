@@ -26,6 +26,11 @@ def forward_backward(R: torch.Tensor) -> torch.Tensor:
     ----------
     R : Tensor, shape ``(*batch, M, M)``, complex
 
+    Returns
+    -------
+    torch.Tensor
+        The averaged covariance, shaped like ``R``.
+
     Notes
     -----
     For a centro-symmetric array the steering vectors satisfy ``J ā = e^{-jφ} a``,
@@ -408,6 +413,12 @@ def esprit(R: torch.Tensor, n_sources: int, *, spacing: float | None = None) -> 
 
     ``Ψ = (J₁E_s)⁺ J₂E_s``; ``f = arg(eig Ψ)/(2π)``.  See :func:`unitary_esprit`
     for the real-valued, forward–backward averaged variant.
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(..., n_sources)`` normalised frequencies in ascending order; with ``spacing``,
+        the angles ``asin(f / spacing)`` in radians.
 
     References
     ----------

@@ -70,6 +70,11 @@ def tucker_to_tensor(core: torch.Tensor, factors: Sequence[torch.Tensor], *, axe
     factors : sequence of Tensor, shapes (I_d, R_d)
     axes : sequence of int, optional
         The modes the factors act on, as passed to :func:`tucker`.
+
+    Returns
+    -------
+    torch.Tensor
+        The full tensor.
     """
     return multi_mode_dot(core, factors, modes=_as_axes(core, axes))
 
@@ -122,6 +127,11 @@ def hosvd(T: torch.Tensor, ranks=None, *, axes=None):
 
 def truncated_hosvd(T: torch.Tensor, ranks, *, axes=None):
     """Truncated HOSVD: :func:`hosvd` keeping ``ranks`` singular vectors per mode.
+
+    Returns
+    -------
+    tuple[torch.Tensor, list[torch.Tensor]]
+        The core and the factor matrices (see :func:`hosvd`).
 
     Examples
     --------

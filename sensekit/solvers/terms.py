@@ -73,12 +73,24 @@ def nuclear_term(shape, lam: float, *, axis: int, p: float = 1.0):
 
 
 def sparse_term(lam, transform: LinOp):
-    """ℓ1 norm of ``transform(x)`` (``lam`` a float or per-coefficient weights)."""
+    """ℓ1 norm of ``transform(x)`` (``lam`` a float or per-coefficient weights).
+
+    Returns
+    -------
+    tuple[L1, LinOp]
+        The ``(prox, transform)`` term.
+    """
     return L1(lam), transform
 
 
 def on_block(term, stacked_shape, index: int, *, axis: int = 0):
-    """Let a term act on one block of a stacked variable: ``g(K(x.select(axis, index)))``."""
+    """Let a term act on one block of a stacked variable: ``g(K(x.select(axis, index)))``.
+
+    Returns
+    -------
+    tuple
+        The ``(prox, operator)`` term on the stacked variable.
+    """
     g, K = term
     S = Select(stacked_shape, axis=axis, index=index)
     if S.out_shape != K.in_shape:

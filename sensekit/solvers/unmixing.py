@@ -250,7 +250,13 @@ def vca(X: torch.Tensor, p: int, *, generator: torch.Generator | None = None, sn
 
 def atgp(X: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Automatic target generation process: the pixel of largest norm, then repeatedly the pixel of largest
-    norm in the orthogonal complement of those found. Deterministic. Returns ``(E (B, p), idx (p,))``."""
+    norm in the orthogonal complement of those found. Deterministic. Returns ``(E (B, p), idx (p,))``.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The ``(B, p)`` endmembers and their pixel indices.
+    """
     X = _check_x(X)
     idx = [int(torch.argmax(torch.sum(X * X, dim=0)))]
     for _ in range(1, p):
@@ -270,6 +276,11 @@ def nfindr(X: torch.Tensor, p: int, *, init: str = "atgp", generator: torch.Gene
     sweep replaces every vertex in turn by the pixel that maximises the volume. The volume with vertex ``i``
     replaced by pixel ``z`` is ``|det M| · |(M⁻¹)_{i,:} [1; z]|`` (Cramer's rule, M = [1ᵀ; Z_E]), so one
     inverse scores all pixels. Stops after a sweep without change. Returns ``(E (B, p), idx (p,))``.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The ``(B, p)`` endmembers and their pixel indices.
     """
     X = _check_x(X)
     B, N = X.shape
@@ -306,7 +317,13 @@ def nfindr(X: torch.Tensor, p: int, *, init: str = "atgp", generator: torch.Gene
 
 # ============================================================================ abundances
 def project_simplex(V: torch.Tensor, s: float = 1.0) -> torch.Tensor:
-    """Euclidean projection of every column of ``V`` (P, N) onto ``{a ≥ 0, 1ᵀa = s}`` (sort-based, exact)."""
+    """Euclidean projection of every column of ``V`` (P, N) onto ``{a ≥ 0, 1ᵀa = s}`` (sort-based, exact).
+
+    Returns
+    -------
+    torch.Tensor
+        The projected columns, shaped like ``V``.
+    """
     P = V.shape[0]
     U, _ = torch.sort(V, dim=0, descending=True)
     css = torch.cumsum(U, dim=0) - s
@@ -377,7 +394,13 @@ def simplex_qp_exact(H: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, to
     the face's affine hull) that is feasible; the feasible face minimisers are enumerated (2^P − 1 faces, the
     vertices always feasible) and the one of least objective kept per pixel. ``H_S`` gets a relative ridge of
     1e-12 so singular faces stay finite. No iteration, no host synchronisation. Returns ``(A, f)`` with the
-    per-pixel objective ``f`` (N,)."""
+    per-pixel objective ``f`` (N,).
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The minimisers ``(P, N)`` and their objective values ``(N,)``.
+    """
     P, N = C.shape
     ridge = 1e-12 * torch.trace(H).clamp_min(1e-300) / P
     best_f = torch.full((N,), float("inf"), dtype=C.dtype, device=C.device)
@@ -411,7 +434,13 @@ def fcls(X: torch.Tensor, E: torch.Tensor, *, sum_to_one: bool = True, iters: in
     """Fully constrained least squares: ``min_A ‖X − E A‖²`` with ``A ≥ 0`` and ``1ᵀA = 1`` (``sum_to_one``;
     without it: non-negative least squares), all pixels at once: exactly by :func:`simplex_qp_exact` when
     ``sum_to_one``, P ≤ ``EXACT_MAX_P`` and no ``A0``; otherwise by accelerated projected gradient (FISTA onto
-    the simplex, adaptive restart), started from the clipped unconstrained solution. Returns A (P, N)."""
+    the simplex, adaptive restart), started from the clipped unconstrained solution. Returns A (P, N).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(P, N)`` abundances.
+    """
     X = _check_x(X)
     E = E.to(X)
     H = E.T @ E
@@ -438,6 +467,11 @@ def sunsal(X: torch.Tensor, D: torch.Tensor, *, lam: float = 1e-3, positivity: b
     synchronisation) every ``check_every`` iterations only.
 
     Returns ``(A (L, N), {"iterations", "primal", "dual"})``.
+
+    Returns
+    -------
+    tuple[torch.Tensor, dict]
+        The abundances and ``{"iterations", "primal", "dual"}`` residuals.
     """
     X = _check_x(X)
     D = D.to(X)
@@ -503,7 +537,13 @@ def _sum_to_one_aug(X, E, delta):
 
 def l12_lambda(X: torch.Tensor) -> float:
     """Qian et al.'s data-driven ℓ1/2 weight: the mean over bands of the sparseness
-    ``(√N − ‖x_b‖₁/‖x_b‖₂)/(√N − 1)``, divided by √B."""
+    ``(√N − ‖x_b‖₁/‖x_b‖₂)/(√N − 1)``, divided by √B.
+
+    Returns
+    -------
+    float
+        The weight λ.
+    """
     X = _check_x(X)
     B, N = X.shape
     sn = math.sqrt(N)
@@ -524,6 +564,11 @@ def nmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor, *, lam: float = 0.0
     ``tol``.
 
     Returns ``(E, A, {"iterations", "objective"})``.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, dict]
+        ``E``, ``A`` and ``{"iterations", "objective"}``.
     """
     X = _check_x(X)
     E = E0.to(X).clamp_min(eps).clone()
@@ -560,7 +605,13 @@ def nmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor, *, lam: float = 0.0
 
 
 def l12_nmf(X, E0, A0, *, lam: float | None = None, **kw):
-    """ℓ1/2-NMF (Qian et al. 2011): :func:`nmf` with ``sparsity="l12"`` and λ from :func:`l12_lambda` when None."""
+    """ℓ1/2-NMF (Qian et al. 2011): :func:`nmf` with ``sparsity="l12"`` and λ from :func:`l12_lambda` when None.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, dict]
+        As :func:`nmf`.
+    """
     X = _check_x(X)
     return nmf(X, E0, A0, lam=l12_lambda(X) if lam is None else lam, sparsity="l12", **kw)
 
@@ -573,9 +624,8 @@ def mvnmf(X: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor | None = None, *, 
 
     .. math::
 
-        \min_{E \ge 0,\; a_j \in \Delta}\; F(E, A) = 	frac12 \lVert X - E A
-Vert_F^2
-            + 	frac{\lambda'}{2} \log\det(E^	op E + \delta' I)
+        \min_{E \ge 0,\; a_j \in \Delta}\; F(E, A) = \tfrac12 \lVert X - E A\rVert_F^2
+            + \tfrac{\lambda'}{2} \log\det(E^\top E + \delta' I)
 
     with ``λ' = λ · ‖X − E₀A₀‖²_F / |log det(E₀ᵀE₀ + δ'I)|`` (Leplat et al.'s normalisation: ``lam`` is the
     weight of the volume relative to the starting fit) and ``δ' = δ · tr(E₀ᵀE₀)/P`` (the smoothing relative to
@@ -597,6 +647,11 @@ Vert_F^2
     when its relative decrease over those iterations is below ``tol``.
 
     Returns ``(E (B, P), A (P, N), {"iterations", "objective" (list at the checks), "lam_abs", "delta_abs"})``.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, dict]
+        ``E``, ``A`` and ``{"iterations", "objective", "lam_abs", "delta_abs"}``.
     """
     X = _check_x(X)
     E = E0.to(X).clone()
@@ -853,7 +908,13 @@ class _ObjDecrease(_Threshold):
 def rrlbs(X: torch.Tensor, k: int, *, E0=None, A0=None, callbacks=(), check_every: int = 1, **kw):
     """Run :class:`RRLbS` on ``X`` (B, N) with ``k`` endmembers; ``(E, A, result)`` (history holds the objective).
 
-    Keyword arguments go to :class:`RRLbS` (``lam`` is absolute here; the app scales it to the data)."""
+    Keyword arguments go to :class:`RRLbS` (``lam`` is absolute here; the app scales it to the data).
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor, Result]
+        ``E``, ``A`` and the solver result.
+    """
     X = _check_x(X)
     solver = RRLbS(**kw)
     x0 = None if E0 is None else (E0, A0 if A0 is not None else fcls(X, E0))
@@ -865,7 +926,13 @@ def rrlbs(X: torch.Tensor, k: int, *, E0=None, A0=None, callbacks=(), check_ever
 
 # ============================================================================ scores
 def sad_matrix(E: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
-    """Spectral angles (radians) between every column of E (B, P) and of R (B, Q): (P, Q)."""
+    """Spectral angles (radians) between every column of E (B, P) and of R (B, Q): (P, Q).
+
+    Returns
+    -------
+    torch.Tensor
+        The ``(P, Q)`` angles in radians.
+    """
     E = E.to(torch.float64)
     R = R.to(torch.float64).to(E.device)
     En = E / torch.linalg.vector_norm(E, dim=0, keepdim=True).clamp_min(1e-30)
@@ -875,7 +942,13 @@ def sad_matrix(E: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
 
 def match_endmembers(E: torch.Tensor, R: torch.Tensor) -> tuple[list, list]:
     """Optimal one-to-one matching (Hungarian) of estimated to reference endmembers by minimum total spectral
-    angle: ``(est_indices, ref_indices)``, ``min(P, Q)`` pairs."""
+    angle: ``(est_indices, ref_indices)``, ``min(P, Q)`` pairs.
+
+    Returns
+    -------
+    tuple[list, list]
+        The matched estimated and reference indices (``min(P, Q)`` pairs).
+    """
     from scipy.optimize import linear_sum_assignment
     S = sad_matrix(E, R).cpu().numpy()
     r, c = linear_sum_assignment(S)
@@ -898,6 +971,11 @@ def unmixing_scores(E: torch.Tensor | None, A: torch.Tensor | None, E_ref: torch
     peak-normalised spectra, renormalised per pixel) are scored consistently this way, and when the reference
     endmembers are on the data's scale ``c_k ≈ 1`` and nothing changes. ``rmse_abundance_raw`` is the plain
     RMSE of the matched rows as estimated. Without ``E_ref`` (or E) both are the plain RMSE.
+
+    Returns
+    -------
+    dict
+        The scores that the given references allow.
     """
     from scipy.optimize import linear_sum_assignment
     out = {}
