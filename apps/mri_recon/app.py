@@ -13,6 +13,7 @@ from sensekit.metrics import image_series_scores
 from sensekit.sim.masks import PATTERNS
 
 from . import calib, methods, noncart
+from .checks import maps_and_reference
 from .convert import ConvertConfig
 from .options import OPTIONS
 from .training import TrainConfig
@@ -130,18 +131,7 @@ class MRIRecon(App):
         if not bool(mask.any()):
             raise InputError("no sampled k-space locations (mask is all zero)")
         out = {"kspace": kspace * mask[:, None], "mask": mask}
-        if "sens_maps" in arrays:
-            s = np.asarray(arrays["sens_maps"])
-            if s.shape != (C, Y, X):
-                raise InputError(f"dataset 'sens_maps' has shape {s.shape}, expected (C, Y, X) = {(C, Y, X)}")
-            if not np.any(s != 0):
-                raise InputError("dataset 'sens_maps' is all zero")
-            out["sens_maps"] = torch.from_numpy(s.astype(np.complex64))
-        if "image_ref" in arrays:
-            r = np.asarray(arrays["image_ref"])
-            if r.shape != (T, Y, X):
-                raise InputError(f"dataset 'image_ref' has shape {r.shape}, expected (T, Y, X) = {(T, Y, X)}")
-            out["image_ref"] = torch.from_numpy(r)
+        maps_and_reference(arrays, out, C, T, Y, X)
         if "reference_recon" in arrays:
             r = np.asarray(arrays["reference_recon"])
             if r.ndim != 4 or r.shape[0] not in (1, T) or r.shape[-2:] != (Y, X):

@@ -31,6 +31,7 @@ from sensekit.io.errors import ConfigError, InputError
 from sensekit.linop import NUFFT, Compose, Sense, fftc, opnorm, pipe_menon_dcf
 
 from . import calib
+from .checks import maps_and_reference
 
 #: Methods that cannot run on non-Cartesian input, with the reason given to the user.
 UNSUPPORTED = {"rim": "its learned model was trained on Cartesian undersampling only"}
@@ -119,19 +120,7 @@ def prepare(arrays: dict, attrs: dict) -> dict:
         if d.dtype.kind not in "fiu" or np.any(d < 0) or not np.any(d > 0):
             raise InputError("dataset 'dcf' must hold non-negative real weights, not all zero")
         out["dcf"] = torch.from_numpy(d.astype(np.float64))
-    if "sens_maps" in arrays:
-        s = np.asarray(arrays["sens_maps"])
-        if s.shape != (C, Y, X):
-            raise InputError(f"dataset 'sens_maps' has shape {s.shape}, expected (C, Y, X) = {(C, Y, X)} "
-                             f"(C from 'kspace', (Y, X) its image_shape)")
-        if not np.any(s != 0):
-            raise InputError("dataset 'sens_maps' is all zero")
-        out["sens_maps"] = torch.from_numpy(s.astype(np.complex64))
-    if "image_ref" in arrays:
-        r = np.asarray(arrays["image_ref"])
-        if r.shape != (T, Y, X):
-            raise InputError(f"dataset 'image_ref' has shape {r.shape}, expected (T, Y, X) = {(T, Y, X)}")
-        out["image_ref"] = torch.from_numpy(r)
+    maps_and_reference(arrays, out, C, T, Y, X, maps_hint=" (C from 'kspace', (Y, X) its image_shape)")
     if "mask" in arrays:
         raise InputError("dataset 'mask' is Cartesian only; a non-Cartesian input ('traj') has no mask")
     if not np.any(k != 0):
