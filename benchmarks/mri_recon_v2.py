@@ -36,7 +36,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.mri_recon import _bart_version, _fit_scale, bart_pics  # noqa: E402
+from benchmarks.mri_recon import _bart_version, _best as best_rows, _fit_scale, bart_pics  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "mri"
 CROP, COILS, FRAMES, ITERS = 96, 4, 8, 50
@@ -277,18 +277,6 @@ def run_case(name):
             r["iter_over_floor"] = round(r["time_per_iter_s"] / f, 1)
     return {"case": name, "accel": round(R, 2), "maps": maps_kind, "floor": floor, **extra, "rows": rows}, \
         images, inp
-
-
-def best_rows(rows):
-    """Best grid point per method, flagged when it sits on an edge of its grid."""
-    out = []
-    for m in dict.fromkeys(r["method"] for r in rows if "psnr" in r):
-        g = [r for r in rows if r["method"] == m and "psnr" in r]
-        b = max(g, key=lambda r: r["psnr"])
-        vals = sorted(r["value"] for r in g)
-        edge = len(vals) > 1 and b["value"] in (vals[0], vals[-1])
-        out.append({**b, "grid": f"{len(vals)} values {vals[0]:g}..{vals[-1]:g}", "best_on_edge": edge})
-    return out
 
 
 def _load():
