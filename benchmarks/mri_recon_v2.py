@@ -19,7 +19,8 @@ user + system time), because the 2 cores are shared with other jobs and wall tim
 
 Run:  ``python benchmarks/mri_recon_v2.py [CASE ...]`` (appends to benchmarks/mri/results_v2.json, one case at
 a time, so that a partial run keeps what it did); ``--families=llr-tv,tv`` reruns only those sensekit methods
-of the stored cases (peers kept); ``--write`` rewrites the results_v2.md tables from the JSON.
+of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid); ``--write`` rewrites the
+results_v2.md tables from the JSON.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.mri_recon import _bart_version, _best as best_rows, _fit_scale, bart_pics  # noqa: E402
+from benchmarks.mri_recon import _bart_version, _best, _fit_scale, bart_pics  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "mri"
 CROP, COILS, FRAMES, ITERS = 96, 4, 8, 50
@@ -65,6 +66,8 @@ CASES = {
 }
 #: frames per dataset (the rat cine has 8)
 DATA_FRAMES = {"rat": FRAMES, "pincat": FRAMES, "pincat40": 40}
+#: BART LLR + TV: the LLR and TV weights of the 2-D grid (around the best of each alone)
+COMBO_LLR, COMBO_TV = (0.001, 0.003, 0.01, 0.03), (0.0003, 0.001, 0.003, 0.01, 0.03)
 #: the shorter BART grid of the 40-frame cases (6 values, 2.5 decades; each BART run costs ~15 s there)
 DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
@@ -93,7 +96,24 @@ def _bart_grids(static, decade=DECADE):
     if not static:
         g = [("LLR B=8", lambda v: ["-R", f"L:7:7:{v:g}", "-b", "8"], DECADE),
              ("LLR B=16", lambda v: ["-R", f"L:7:7:{v:g}", "-b", "16"], DECADE)] + g
+        # the combination a BART user would stack against sensekit's llr-tv (pics then runs ADMM): a 2-D grid
+        g.append(("LLR B=8 + TV xyt",
+                  lambda v: ["-R", f"L:7:7:{v[0]:g}", "-b", "8", "-R", f"T:3:0:{v[1]:g}", "-R", f"T:1024:0:{v[1]:g}"],
+                  [(a, b) for a in COMBO_LLR for b in COMBO_TV]))
     return g
+
+
+def best_rows(rows):
+    """Best grid point per method; a 2-D grid (rows with ``value2``) is on an edge when either axis is."""
+    out = _best([r for r in rows if "value2" not in r])
+    for m in dict.fromkeys(r["method"] for r in rows if "value2" in r and "psnr" in r):
+        g = [r for r in rows if r["method"] == m and "psnr" in r]
+        b = max(g, key=lambda r: r["psnr"])
+        v1, v2 = sorted({r["value"] for r in g}), sorted({r["value2"] for r in g})
+        edge = b["value"] in (v1[0], v1[-1]) or b["value2"] in (v2[0], v2[-1])
+        out.append({**b, "grid": f"{len(v1)} x {len(v2)} values {v1[0]:g}..{v1[-1]:g} x {v2[0]:g}..{v2[-1]:g}",
+                    "best_on_edge": edge})
+    return out
 
 
 def _prepare(arrays_path):
@@ -243,12 +263,14 @@ def bart_ecalib(inp):
     return np.transpose(s[:, :, 0, :], (2, 0, 1)), dt
 
 
-def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE):
+def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None):
     import torch
     ref = inp["image_ref"].numpy()
     rows, images = [], {}
     binp = dict(inp, sens_maps=torch.from_numpy(maps_np))
     for label, make, values in _bart_grids(static, decade):
+        if only is not None and label not in only:
+            continue
         for v in values:
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             x, dt = bart_pics(binp, make(v), iters=ITERS)
@@ -256,11 +278,14 @@ def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE):
             cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             x = _fit_scale(x, ref)
             s = _score(x, inp, torch.from_numpy(maps_np))
-            rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": f"lambda={v:g}",
-                         "value": v, "iterations": ITERS, "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
+            two = isinstance(v, tuple)
+            setting = f"lambda={v[0]:g}, tv={v[1]:g}" if two else f"lambda={v:g}"
+            rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": setting,
+                         "value": v[0] if two else v, **({"value2": v[1]} if two else {}), "iterations": ITERS,
+                         "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
                          "time_per_iter_s": round(cpu / ITERS, 4), "psnr": round(s["psnr"], 2),
                          "ssim": round(s["ssim"], 4)})
-            images[(f"bart pics {label}{suffix}", v)] = x
+            images[(f"bart pics {label}{suffix}", v[0] if two else v)] = x
             print(rows[-1], file=sys.stderr, flush=True)
     return rows, images
 
@@ -290,17 +315,19 @@ def run_case(name, families=None):
         else:
             bart_maps = sk_maps.numpy()
     grids = STATIC_GRIDS if static else SENSEKIT_GRIDS
-    if families is not None:
+    only = None
+    if families is not None:     # "tv", "llr-tv", ... and "bart:LABEL" for one BART grid
         grids = {f: g for f, g in grids.items() if f in families}
+        only = [f.removeprefix("bart:") for f in families if f.startswith("bart:")]
     rows, images = sensekit_runs(name, inp, sk_maps, grids, base)
     decade = DECADE_LONG if T > FRAMES else DECADE
-    if families is None and shutil.which("bart"):
-        r2, i2 = bart_runs(name, inp, bart_maps, static, base, decade=decade)
+    if (families is None or only) and shutil.which("bart"):
+        r2, i2 = bart_runs(name, inp, bart_maps, static, base, decade=decade, only=only)
         rows += r2
         images.update(i2)
         if maps_kind == "espirit":   # the same BART solver on sensekit's maps: separates maps from solver
             r2, i2 = bart_runs(name, inp, sk_maps.numpy(), static, base, suffix=" (sensekit ESPIRiT maps)",
-                               decade=decade)
+                               decade=decade, only=only)
             rows += r2
             images.update(i2)
     elif families is None:
@@ -321,6 +348,12 @@ def run_case(name, families=None):
 def _load():
     p = OUT / "results_v2.json"
     return json.loads(p.read_text()) if p.exists() else {"cases": []}
+
+
+def _time_to(row, psnr):
+    """CPU seconds of a sensekit run until its PSNR trace first reaches ``psnr`` ("never" if it does not)."""
+    t = next((t for t, p in row.get("psnr_trace", []) if p >= psnr), None)
+    return "never" if t is None else round(t, 2)
 
 
 def default_row(rows, frames):
@@ -360,8 +393,9 @@ def write_md(res):
               "",
               "| case | sensekit default (method) psnr | default − its own best grid point (dB) | "
               "best sensekit (method, setting) | best BART (method, setting) | "
-              "default − best BART (dB) | best sensekit llr − best BART LLR (dB) | winner among sensekit |",
-              "|---|---|---|---|---|---|---|---|"]
+              "default − best BART (dB) | best sensekit llr − best BART LLR (dB) | winner among sensekit | "
+              "default cpu s (all iterations) | default cpu s to the best BART PSNR | best BART cpu s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
         rows = [r for r in c["rows"] if "psnr" in r]
         d = default_row(rows, c["rows"][0]["shape_tcyx"][0])
@@ -375,7 +409,8 @@ def write_md(res):
             lines.append(f"| {c['case']} | {d['psnr']} ({d['method'].removeprefix('sensekit ')}) | "
                          f"{d['psnr'] - own['psnr']:+.2f} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
-                         f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} |")
+                         f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "
+                         f"{_time_to(d, bt['psnr'])} | {bt.get('cpu_s', '')} |")
     lines += ["", "## Per-iteration floor (2 FFTs of T·C·Y·X complex64; + batched block SVD for LLR)", "",
               "| case | T·C·Y·X | 2 FFTs (ms) | SVD B=8 (ms) | SVD B=16 (ms) | maps |", "|---|---|---|---|---|---|"]
     for c in res["cases"]:

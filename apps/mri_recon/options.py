@@ -26,7 +26,7 @@ from .calib import COIL_METHODS
 
 #: The default ``method="auto"``: the method chosen for each input by its number of frames T (measurements
 #: in methods.py, next to the methods).
-AUTO = {"dynamic": "tv", "static": "tv"}
+AUTO = {"dynamic": "llr-tv", "static": "tv"}
 
 WAVELETS = ("haar", "db2", "db4", "db6", "db8", "sym4", "sym8", "coif2")
 
