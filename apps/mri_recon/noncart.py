@@ -198,9 +198,10 @@ def gridded_kspace(inputs, cfg) -> torch.Tensor:
     With a per-frame trajectory (T, S, 2) and T > 1 the samples of all frames are gridded *jointly*: one
     trajectory of T·S samples with Pipe–Menon weights (``dcf_iter`` steps) computed on that union, so that the
     frames' interleaves or spokes fill each other's gaps (averaging per-frame griddings instead keeps each
-    frame's aliasing: on a 64 × 64 golden-angle spiral phantom at R = 4 the ESPIRiT maps then erred by 0.097
-    (mean residual of the true maps off the estimated ones in the object) against 0.026 for radial, and ``tv``
-    lost 7 dB).  A trajectory shared by the frames keeps the frame average with the input's ``dcf`` if any.
+    frame's aliasing).  Measured on ``simulate --set pattern=spiral-nufft`` (64 × 64, 8 frames, 4 coils, accel 4):
+    the ESPIRiT maps' mean residual (the true maps off the estimated ones, in the object) 0.030 jointly vs 0.068
+    averaged per frame, ``tv`` 44.44 vs 42.38 dB and ``llr`` 39.51 vs 36.38 dB; on radial 0.026 either way.
+    A trajectory shared by the frames keeps the frame average with the input's ``dcf`` if any.
     """
     k = inputs["kspace"].to(torch.complex64)
     T, C, S = k.shape
@@ -251,7 +252,7 @@ SIM_PATTERN_SPIRAL = "spiral-nufft"
 SIM_PATTERN_SPIRAL_DOC = ("non-Cartesian golden-angle variable-density spiral interleaves (max(1, round(size / "
                           "(4 accel))) per frame, round(size^2 / (accel * interleaves)) samples each: size^2 / "
                           "accel per frame as Cartesian lines, one sample per 1/FOV along the readout, density "
-                          "exponent 1.5), k-space by NUFFT: a 'traj' input")
+                          "exponent 2), k-space by NUFFT: a 'traj' input")
 #: Every non-Cartesian simulation pattern, ``{name: description}`` (``simulate --set pattern=NAME``).
 SIM_PATTERNS = {SIM_PATTERN: SIM_PATTERN_DOC, SIM_PATTERN_SPIRAL: SIM_PATTERN_SPIRAL_DOC}
 
@@ -271,7 +272,7 @@ def spiral_interleaves(size: int, accel: float) -> tuple:
     (int, int)
         ``N = max(1, round(n / (4 R)))`` interleaves of ``S = round(n² / (R N))`` samples: ``N S ≈ n²/R``
         samples per frame, as ``n/R`` Cartesian lines or radial spokes of n samples (4n samples per interleaf
-        at R·N = n/4; about 3 turns each with the default turns of
+        at R·N = n/4; about 4 turns each with the default turns of
         :func:`sensekit.sim.trajectories.golden_angle_spiral`).
     """
     n_il = max(1, int(round(size / (4.0 * accel))))

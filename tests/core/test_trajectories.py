@@ -70,7 +70,7 @@ def test_spiral_turns_and_edge_gap_follow_the_documented_rule(density):
 def test_spiral_default_image_shape_is_nyquist_for_the_frame():
     N, S = 8, 128
     t = golden_angle_spiral(1, N, S)
-    n = int(math.floor(math.sqrt(2 * 2.5 * N * S / (math.pi * 1.5))))
+    n = int(math.floor(math.sqrt(2 * 3 * N * S / (math.pi * 2))))       # α = 2
     assert torch.equal(t, golden_angle_spiral(1, N, S, (n, n)))
     assert float(t.abs().max()) < n / 2
 

@@ -79,7 +79,7 @@ def test_info_lists_spiral_pattern():
 
 # Measured (simulate: 32 x 32, 4 frames, 4 coils, accel 2 = 4 interleaves of 128 samples per frame, 1 % noise,
 # maps estimated from the jointly gridded centre; max_iter 30; PSNR dB): zero-filled (density-compensated
-# gridding) 23.60, tv 41.33, llr 36.85.
+# gridding) 25.62, tv 41.56 (+15.9), llr 37.24 (+11.6).
 def test_simulate_spiral_nufft_then_tv_and_llr_beat_gridding(tmp_path):
     sim = simulate(tmp_path / "sim.h5", "pattern=spiral-nufft", "size=32", "frames=4", "coils=4", "accel=2")
     with h5py.File(sim) as f:
@@ -116,9 +116,9 @@ def test_spiral_within_1db_of_radial_at_the_same_sample_count(tmp_path):
 
 # The coil maps of spiral data are estimated from the samples of all frames gridded jointly (one Pipe-Menon
 # weighting on their union, noncart.gridded_kspace).  Measured (64 x 64 sim phantom, 8 frames, 4 coils, accel 4;
-# mean residual |s - P_est s| of the true maps in the object): ESPIRiT 0.033 on spiral and 0.026 on radial; the
-# former per-frame average of griddings gave 0.097 on spiral (tv then 37.50 dB instead of 44.09).  Here (32 x 32,
-# 8 frames, accel 4): 0.041 on spiral, 0.029 on radial; the per-frame average 0.122 / 0.034.
+# mean residual |s - P_est s| of the true maps in the object): ESPIRiT 0.030 on spiral and 0.026 on radial; the
+# former per-frame average of griddings gave 0.068 on spiral (tv 42.38 dB instead of 44.44).  Here (32 x 32,
+# 8 frames, accel 4): 0.037 on spiral, 0.029 on radial; the per-frame average 0.059 on spiral (so the bound 0.05).
 @pytest.mark.parametrize("pattern", ["spiral-nufft", "radial-nufft"])
 def test_gridded_centre_maps_on_spiral_match_the_true_maps(tmp_path, pattern):
     from sensekit.sim import coil_maps
@@ -133,10 +133,16 @@ def test_gridded_centre_maps_on_spiral_match_the_true_maps(tmp_path, pattern):
     res = (true - est * p).norm(dim=0)
     obj = inp["image_ref"].abs().mean(0) > 0.05 * float(inp["image_ref"].abs().max())
     print(pattern, float(res[obj].mean()))
-    assert float(res[obj].mean()) < 0.06, float(res[obj].mean())
+    assert float(res[obj].mean()) < 0.05, float(res[obj].mean())
 
 
 # ----------------------------------------------------------------------------------------------- real data
+# The real rat cine (8 frames, magnitude) cropped to its central 96 x 96 pixels, 4 synthetic loop coils (known
+# maps), golden-angle spiral at R = 8 by samples (3 interleaves of 384 samples per frame, density 2), 1 % complex
+# noise, k-space by a width-8 NUFFT; max_iter 60.  Measured (PSNR dB / SSIM): zero-filled 24.86 / 0.593, tv
+# 37.40 / 0.948 (+12.5 dB), llr 35.30 / 0.889 (+10.4 dB).  Golden-angle radial with the same samples (12 spokes
+# of 96) on the same crop: zero-filled 28.81, tv 37.94, llr 36.25 (spiral trails radial by 0.5-1 dB here; with
+# density 1.5 it trailed by 2.1 dB in tv).  The margins keep ~2 dB of slack over the radial test's margins.
 @pytest.mark.realdata
 def test_rat_cine_spiral_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     img = rat_cine_images()
@@ -152,4 +158,4 @@ def test_rat_cine_spiral_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     assert s["tv"]["ssim"] > s["zero-filled"]["ssim"] and s["llr"]["ssim"] > s["zero-filled"]["ssim"], s
 
 
-MARGIN_TV, MARGIN_LLR = 6.0, 5.0
+MARGIN_TV, MARGIN_LLR = 9.0, 8.0
