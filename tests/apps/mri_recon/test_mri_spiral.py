@@ -102,7 +102,7 @@ def test_simulate_spiral_nufft_then_tv_and_llr_beat_gridding(tmp_path):
 # spiral (2 interleaves of 128, density 1.5) 40.39, radial (8 spokes of 32) 40.39; at 64 x 64 (4 interleaves of 256
 # vs 16 spokes of 64) 45.07 vs 44.62.
 def test_spiral_within_1db_of_radial_at_the_same_sample_count(tmp_path):
-    n, T, R = 32, 8, 4
+    n, T, R = 32, 6, 4
     img = phantom(n, T)
     N, S = noncart.spiral_interleaves(n, R)
     assert N * S == n * n // R
@@ -142,7 +142,7 @@ def test_gridded_centre_maps_on_spiral_match_the_true_maps(tmp_path, pattern):
 # noise, k-space by a width-8 NUFFT; max_iter 60.  Measured (PSNR dB / SSIM): zero-filled 24.86 / 0.593, tv
 # 37.40 / 0.948 (+12.5 dB), llr 35.30 / 0.889 (+10.4 dB).  Golden-angle radial with the same samples (12 spokes
 # of 96) on the same crop: zero-filled 28.81, tv 37.94, llr 36.25 (spiral trails radial by 0.5-1 dB here; with
-# density 1.5 it trailed by 2.1 dB in tv).  The margins keep ~2 dB of slack over the radial test's margins.
+# density 1.5 it trailed by 2.1 dB in tv).  The margins keep 2.4-3.5 dB of slack.
 @pytest.mark.realdata
 def test_rat_cine_spiral_tv_and_llr_beat_density_compensated_gridding(tmp_path):
     img = rat_cine_images()
