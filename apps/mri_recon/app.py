@@ -37,8 +37,8 @@ class SimConfig:
     noise: float = option(0.01, "complex Gaussian noise std relative to the peak image magnitude", min=0.0)
     cycles: float = option(1.0, "heart beats over the series", min=0.0)
     pattern: str = option("vd-lines", "sampling pattern: " + "; ".join(f"{k}: {v}" for k, v in PATTERNS.items())
-                          + "; " + noncart.SIM_PATTERN + ": " + noncart.SIM_PATTERN_DOC,
-                          choices=tuple(PATTERNS) + (noncart.SIM_PATTERN,))
+                          + "".join(f"; {k}: {v}" for k, v in noncart.SIM_PATTERNS.items()),
+                          choices=tuple(PATTERNS) + tuple(noncart.SIM_PATTERNS))
 
 
 class MRIRecon(App):
@@ -82,7 +82,7 @@ class MRIRecon(App):
 
     # ------------------------------------------------------------------ data
     def simulate(self, sim: SimConfig, generator):
-        if sim.pattern == noncart.SIM_PATTERN:
+        if sim.pattern in noncart.SIM_PATTERNS:
             return noncart.simulate(sim, generator)
         from sensekit.sim import coil_maps, dynamic_phantom, sampling_mask
         from sensekit.linop import fftc

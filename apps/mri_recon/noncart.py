@@ -1,4 +1,4 @@
-"""mri-recon on non-Cartesian k-space (e.g. golden-angle radial): input checks, the NUFFT SENSE model, coil maps.
+"""mri-recon on non-Cartesian k-space (golden-angle radial, spiral, ...): input checks, NUFFT SENSE model, coil maps.
 
 Input (the contract's optional non-Cartesian form, see docs/CONTRACTS.md): ``kspace`` complex (T, C, S) — or
 (C, S) for one image — with S samples per frame, ``traj`` float (T, S, 2) — or (S, 2), shared by every frame —
@@ -17,8 +17,12 @@ density-compensated gridding reconstruction ``Eᴴ W^{1/2} y`` times the least-s
 the samples (:func:`gridding_scale`).
 
 Methods: every method that only uses the forward model (zero-filled, cg-sense, tv, llr, wavelet, ls, kt-slr,
-rdledm and ``auto``) runs unchanged; ``rim`` (a learned model trained on Cartesian undersampling) refuses
-non-Cartesian input (exit 3).
+rdledm and ``auto``) runs unchanged on any trajectory (radial, spiral, ...: the model, the Pipe–Menon weights
+and the gridded-centre coil maps use only the sample coordinates); ``rim`` (a learned model trained on Cartesian
+undersampling) refuses non-Cartesian input (exit 3).
+
+Simulation (:func:`simulate`): ``pattern=radial-nufft`` (golden-angle radial spokes) and ``pattern=spiral-nufft``
+(golden-angle variable-density spiral interleaves, :func:`sensekit.sim.trajectories.golden_angle_spiral`).
 """
 from __future__ import annotations
 
@@ -189,9 +193,27 @@ def weigh(k: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
 
 
 def gridded_kspace(inputs, cfg) -> torch.Tensor:
-    """Cartesian k-space (1, C, Y, X) of the time-averaged density-compensated gridding of every coil."""
+    """Cartesian k-space (1, C, Y, X) of the density-compensated gridding of every coil's samples of all frames.
+
+    With a per-frame trajectory (T, S, 2) and T > 1 the samples of all frames are gridded *jointly*: one
+    trajectory of T·S samples with Pipe–Menon weights (``dcf_iter`` steps) computed on that union, so that the
+    frames' interleaves or spokes fill each other's gaps (averaging per-frame griddings instead keeps each
+    frame's aliasing).  Measured on ``simulate --set pattern=spiral-nufft`` (64 × 64, 8 frames, 4 coils, accel 4):
+    the ESPIRiT maps' mean residual (the true maps off the estimated ones, in the object) 0.030 jointly vs 0.068
+    averaged per frame, ``tv`` 44.44 vs 42.38 dB and ``llr`` 39.51 vs 36.38 dB; on radial 0.026 either way.
+    A trajectory shared by the frames keeps the frame average with the input's ``dcf`` if any.
+    """
     k = inputs["kspace"].to(torch.complex64)
     T, C, S = k.shape
+    tr = inputs["traj"]
+    if tr.ndim == 3 and T > 1:
+        Y, X = inputs["image_shape"]
+        A = NUFFT(tr.reshape(1, T * S, 2), (1, C, Y, X), oversamp=cfg.nufft_oversamp,
+                  width=cfg.nufft_width).to(k.device)
+        w = pipe_menon_dcf(A, cfg.dcf_iter).to(torch.float32)
+        w = w / w.max()
+        coil_img = A.with_weights(w).H(k.permute(1, 0, 2).reshape(1, C, T * S))[0]     # (C, Y, X)
+        return fftc(coil_img, dim=(-2, -1))[None]
     A = _nufft(inputs, cfg, T, C).to(k.device)
     w = sample_weights(A, inputs, cfg)
     coil_img = A.with_weights(w).H(k).mean(dim=0)     # (C, Y, X)
@@ -216,25 +238,69 @@ def estimate_maps(inputs, cfg) -> torch.Tensor:
 def check_method(method: str) -> None:
     """Refuse (exit 3) a method that cannot run on non-Cartesian input, naming it."""
     if method in UNSUPPORTED:
-        raise ConfigError(f"method '{method}' does not support non-Cartesian input ('traj'): "
+        raise ConfigError(f"method '{method}' does not support non-Cartesian (radial or spiral) input ('traj'): "
                           f"{UNSUPPORTED[method]}; use cg-sense, tv, llr, wavelet, ls, kt-slr or rdledm")
 
 
 # ---------------------------------------------------------------------------------------------- simulation
-#: The simulation pattern that produces non-Cartesian (golden-angle radial) input.
+#: The simulation pattern that produces non-Cartesian golden-angle radial input (kept: the first pattern).
 SIM_PATTERN = "radial-nufft"
 SIM_PATTERN_DOC = ("non-Cartesian golden-angle radial spokes (round(size / accel) per frame, size samples "
                    "each, the angle advancing across frames), k-space by NUFFT: a 'traj' input")
+#: The simulation pattern of golden-angle variable-density spiral input.
+SIM_PATTERN_SPIRAL = "spiral-nufft"
+SIM_PATTERN_SPIRAL_DOC = ("non-Cartesian golden-angle variable-density spiral interleaves (max(1, round(size / "
+                          "(4 accel))) per frame, round(size^2 / (accel * interleaves)) samples each: size^2 / "
+                          "accel per frame as Cartesian lines, one sample per 1/FOV along the readout, density "
+                          "exponent 2), k-space by NUFFT: a 'traj' input")
+#: Every non-Cartesian simulation pattern, ``{name: description}`` (``simulate --set pattern=NAME``).
+SIM_PATTERNS = {SIM_PATTERN: SIM_PATTERN_DOC, SIM_PATTERN_SPIRAL: SIM_PATTERN_SPIRAL_DOC}
+
+
+def spiral_interleaves(size: int, accel: float) -> tuple:
+    """Interleaves per frame and samples per interleaf of ``spiral-nufft`` at image ``size`` and ``accel``.
+
+    Parameters
+    ----------
+    size : int
+        Image side n (Y = X = n).
+    accel : float
+        Acceleration R by sample count.
+
+    Returns
+    -------
+    (int, int)
+        ``N = max(1, round(n / (4 R)))`` interleaves of ``S = round(n² / (R N))`` samples: ``N S ≈ n²/R``
+        samples per frame, as ``n/R`` Cartesian lines or radial spokes of n samples (4n samples per interleaf
+        at R·N = n/4; about 4 turns each with the default turns of
+        :func:`sensekit.sim.trajectories.golden_angle_spiral`).
+    """
+    n_il = max(1, int(round(size / (4.0 * accel))))
+    return n_il, max(2, int(round(size * size / (accel * n_il))))
+
+
+def simulation_trajectory(sim) -> torch.Tensor:
+    """The trajectory (T, S, 2) of a non-Cartesian simulation pattern (``radial-nufft`` or ``spiral-nufft``)."""
+    from sensekit.sim.trajectories import golden_angle_radial, golden_angle_spiral
+
+    n = sim.size
+    if sim.pattern == SIM_PATTERN_SPIRAL:
+        n_il, readout = spiral_interleaves(n, sim.accel)
+        return golden_angle_spiral(sim.frames, n_il, readout, (n, n))
+    spokes = max(1, int(round(n / sim.accel)))
+    return golden_angle_radial(sim.frames, spokes, n)
 
 
 def simulate(sim, generator):
-    """Arrays and attributes of a simulated golden-angle radial acquisition of the dynamic phantom.
+    """Arrays and attributes of a simulated golden-angle radial or spiral acquisition of the dynamic phantom.
 
     Parameters
     ----------
     sim : SimConfig
-        ``pattern = "radial-nufft"``; ``accel`` sets the spokes per frame (``round(size / accel)``, the same
-        number of samples per frame as Cartesian lines at that acceleration), ``acs`` is unused.
+        ``pattern = "radial-nufft"``: ``accel`` sets the spokes per frame (``round(size / accel)``, the same
+        number of samples per frame as Cartesian lines at that acceleration); ``pattern = "spiral-nufft"``:
+        ``accel`` sets the interleaves per frame and their length (:func:`spiral_interleaves`, again about
+        ``size² / accel`` samples per frame).  ``acs`` is unused.
     generator : torch.Generator
 
     Returns
@@ -244,13 +310,11 @@ def simulate(sim, generator):
     """
     from sensekit.core.random import randn
     from sensekit.sim import coil_maps, dynamic_phantom
-    from sensekit.sim.trajectories import golden_angle_radial
 
     n = sim.size
     img = dynamic_phantom(n, sim.frames, cycles=sim.cycles, generator=generator)
     maps = coil_maps(sim.coils, (n, n))
-    spokes = max(1, int(round(n / sim.accel)))
-    traj = golden_angle_radial(sim.frames, spokes, n)
+    traj = simulation_trajectory(sim)
     A = NUFFT(traj, (sim.frames, sim.coils, n, n))
     k = A((img[:, None] * maps[None]).to(torch.complex64))
     if sim.noise > 0:
