@@ -239,7 +239,7 @@ def check_method(method: str) -> None:
     """Refuse (exit 3) a method that cannot run on non-Cartesian input, naming it."""
     if method in UNSUPPORTED:
         raise ConfigError(f"method '{method}' does not support non-Cartesian (radial or spiral) input ('traj'): "
-                          f"{UNSUPPORTED[method]}; use cg-sense, tv, llr, wavelet, ls, kt-slr or rdledm")
+                          f"{UNSUPPORTED[method]}; use llr-tv, cg-sense, tv, llr, wavelet, ls, kt-slr or rdledm")
 
 
 # ---------------------------------------------------------------------------------------------- simulation
