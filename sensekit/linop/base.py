@@ -245,7 +245,7 @@ class Compose(LinOp):
         from . import fuse
         key = fuse.buffers_key(self.ops, like)
         cache = self.__dict__.get("_fused")
-        if cache is None or cache[0] != key:
+        if cache is None or not fuse.same_key(cache[0], key):
             cache = (key, fuse.plan(list(self.ops), like))
             self.__dict__["_fused"] = cache
         return cache[1] if cache[1] is not None else self.ops

@@ -94,14 +94,23 @@ def plan(ops, like: torch.Tensor):
 
 
 def buffers_key(ops, like: torch.Tensor) -> tuple:
-    """What a cached plan depends on: the input's dtype and device, and the identity and version of every
-    buffer of ``ops`` (an in-place change of a mask or of the maps invalidates the plan)."""
-    key = [like.dtype, like.device]
-    for op in ops:
-        for b in op._buffers.values():
-            if b is not None:
-                key.append((id(b), b._version, b.device))
-    return tuple(key)
+    """What a cached plan depends on: the input's dtype and device, and every buffer of ``ops`` with its
+    version (an in-place change of a mask or of the maps, or a new buffer, invalidates the plan).  The key
+    holds the buffers themselves, so a new tensor cannot pass for a freed one with the same ``id``.
+
+    Returns
+    -------
+    tuple
+        ``(dtype, device, buffers, versions)``; compare two keys with :func:`same_key`.
+    """
+    bufs = tuple(b for op in ops for b in op._buffers.values() if b is not None)
+    return like.dtype, like.device, bufs, tuple(b._version for b in bufs)
 
 
-__all__ = ["plan", "buffers_key"]
+def same_key(a, b) -> bool:
+    """Whether two :func:`buffers_key` keys are equal (buffers compared by identity)."""
+    return (a is not None and b is not None and a[0] == b[0] and a[1] == b[1] and len(a[2]) == len(b[2])
+            and all(x is y for x, y in zip(a[2], b[2])) and a[3] == b[3])
+
+
+__all__ = ["plan", "buffers_key", "same_key"]

@@ -96,3 +96,12 @@ def test_squared_l2_closed_form_conj_prox_is_moreau():
         f = sk.prox.SquaredL2(lam, bb)
         torch.testing.assert_close(f.conj_prox(v, 0.3), sk.prox.Prox.conj_prox(f, v, 0.3), rtol=1e-12, atol=1e-12)
     assert torch.equal(sk.prox.SquaredL2(0.0, b).conj_prox(v, 0.3), torch.zeros_like(v))
+
+
+def test_plan_follows_a_replaced_buffer():
+    E, maps, mask, g = _sense_model()
+    x = torch.randn(3, 8, 6, dtype=torch.complex128, generator=g)
+    E(x)
+    E.ops[0].mask = ~E.ops[0].mask     # a new tensor (it may reuse the freed one's id)
+    torch.testing.assert_close(E(x), torch.where(E.ops[0].mask, _shifted_fftc(x.unsqueeze(-3) * maps, (-2, -1)),
+                                                 torch.zeros((), dtype=x.dtype)), rtol=1e-12, atol=1e-12)
