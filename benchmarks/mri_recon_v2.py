@@ -18,7 +18,9 @@ user + system time), because the 2 cores are shared with other jobs and wall tim
 ``time (s)`` column is the wall time.
 
 Run:  ``python benchmarks/mri_recon_v2.py [CASE ...]`` (appends to benchmarks/mri/results_v2.json, one case at
-a time, so that a partial run keeps what it did); ``--write`` rewrites the results_v2.md tables from the JSON.
+a time, so that a partial run keeps what it did); ``--families=llr-tv,tv`` reruns only those sensekit methods
+of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid); ``--write`` rewrites the
+results_v2.md tables from the JSON.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.mri_recon import _bart_version, _best as best_rows, _fit_scale, bart_pics  # noqa: E402
+from benchmarks.mri_recon import _bart_version, _best, _fit_scale, bart_pics  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "mri"
 CROP, COILS, FRAMES, ITERS = 96, 4, 8, 50
@@ -56,12 +58,27 @@ CASES = {
     "pincat radial R4": ("pincat", "radial", 4.0, "known"),
     "pincat vd-points R8": ("pincat", "vd-points", 8.0, "known"),
     "rat vd-lines R4": ("rat", "vd-lines", 4.0, "known"),
+    # 40 frames: where temporal redundancy (LLR) has the most to give (the issue's "40-frame series" case)
+    "pincat40 vd-lines R6": ("pincat40", "vd-lines", 6.0, "known"),
+    "pincat40 radial R8": ("pincat40", "radial", 8.0, "known"),
+    # the built-in default (`sensekit simulate mri-recon`, its own mask and noise; maps estimated by sensekit)
+    "phantom default": ("phantom", "default", 0.0, "estimated"),
 }
+#: frames per dataset (the rat cine has 8)
+DATA_FRAMES = {"rat": FRAMES, "pincat": FRAMES, "pincat40": 40}
+#: BART LLR + TV: the LLR and TV weights of the 2-D grid (around the best of each alone)
+COMBO_LLR, COMBO_TV = (0.001, 0.003, 0.01, 0.03), (0.0003, 0.001, 0.003, 0.01, 0.03)
+#: the shorter BART grid of the 40-frame cases (6 values, 2.5 decades; each BART run costs ~15 s there)
+DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
+#: the weights a "scale" grid multiplies
+SCALED = {"llr-tv": ("lam_llr", "lam_tv", "lam_tt")}
 SENSEKIT_GRIDS = {  # family -> (option, values, fixed options)
     "tv": ("lam_tv", (0.00075, 0.0015, 0.003, 0.006, 0.012), {}),
     "llr": ("lam_llr", (0.000125, 0.00025, 0.0005, 0.001, 0.002, 0.004), {"block": 8}),
     "ls": ("lam_l", (0.003, 0.01, 0.03, 0.1, 0.3), {}),
+    # one joint scale of the default weights (lam_llr, lam_tv, lam_tt): does the default's rule generalise?
+    "llr-tv": ("scale", (0.25, 0.5, 1.0, 2.0, 4.0), {}),
 }
 STATIC_GRIDS = {
     "tv": ("lam_tv", (0.0005, 0.0015, 0.003, 0.006), {}),
@@ -70,7 +87,8 @@ STATIC_GRIDS = {
 }
 
 
-def _bart_grids(static):
+def _bart_grids(static, decade=DECADE):
+    DECADE = decade  # noqa: N806 - the grid every peer setting below spans
     g = [("TV xy" if static else "TV xyt",
           (lambda v: ["-R", f"T:3:0:{v:g}"]) if static else
           (lambda v: ["-R", f"T:3:0:{v:g}", "-R", f"T:1024:0:{v:g}"]), DECADE),
@@ -78,7 +96,24 @@ def _bart_grids(static):
     if not static:
         g = [("LLR B=8", lambda v: ["-R", f"L:7:7:{v:g}", "-b", "8"], DECADE),
              ("LLR B=16", lambda v: ["-R", f"L:7:7:{v:g}", "-b", "16"], DECADE)] + g
+        # the combination a BART user would stack against sensekit's llr-tv (pics then runs ADMM): a 2-D grid
+        g.append(("LLR B=8 + TV xyt",
+                  lambda v: ["-R", f"L:7:7:{v[0]:g}", "-b", "8", "-R", f"T:3:0:{v[1]:g}", "-R", f"T:1024:0:{v[1]:g}"],
+                  [(a, b) for a in COMBO_LLR for b in COMBO_TV]))
     return g
+
+
+def best_rows(rows):
+    """Best grid point per method; a 2-D grid (rows with ``value2``) is on an edge when either axis is."""
+    out = _best([r for r in rows if "value2" not in r])
+    for m in dict.fromkeys(r["method"] for r in rows if "value2" in r and "psnr" in r):
+        g = [r for r in rows if r["method"] == m and "psnr" in r]
+        b = max(g, key=lambda r: r["psnr"])
+        v1, v2 = sorted({r["value"] for r in g}), sorted({r["value2"] for r in g})
+        edge = b["value"] in (v1[0], v1[-1]) or b["value2"] in (v2[0], v2[-1])
+        out.append({**b, "grid": f"{len(v1)} x {len(v2)} values {v1[0]:g}..{v1[-1]:g} x {v2[0]:g}..{v2[-1]:g}",
+                    "best_on_edge": edge})
+    return out
 
 
 def _prepare(arrays_path):
@@ -100,6 +135,15 @@ def make_case(name, seed=0):
     data, pattern, accel, maps = CASES[name]
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "in.h5")
+        if data == "phantom":
+            from click.testing import CliRunner
+            from sensekit.cli import main
+            r = CliRunner().invoke(main, ["simulate", "mri-recon", "-o", path, "--seed", str(seed)],
+                                   catch_exceptions=False)
+            if r.exit_code != 0:
+                raise RuntimeError(r.output)
+            inp = _prepare(path)
+            return inp, float(inp["mask"].numel() / inp["mask"].sum()), maps
         if data == "brain16":
             from click.testing import CliRunner
             from sensekit.cli import main
@@ -110,9 +154,10 @@ def make_case(name, seed=0):
                 raise RuntimeError(r.output)
             inp = _prepare(path)
             return inp, float(inp["mask"].numel() / inp["mask"].sum()), maps
-        img = rat_cine_images() if data == "rat" else pincat_images(FRAMES)
+        frames = DATA_FRAMES[data]
+        img = rat_cine_images() if data == "rat" else pincat_images(frames)
         y0, x0 = (img.shape[1] - CROP) // 2, (img.shape[2] - CROP) // 2
-        img = img[:FRAMES, y0:y0 + CROP, x0:x0 + CROP]
+        img = img[:frames, y0:y0 + CROP, x0:x0 + CROP]
         T, Y, X = img.shape
         mask = sampling_mask(pattern, T, (Y, X), accel, generator=torch.Generator().manual_seed(seed)).numpy()
         R = pattern_acquisition_file(path, img, mask, coils=COILS, seed=seed, with_maps=(maps == "known"))
@@ -155,6 +200,7 @@ def sensekit_runs(case, inp, maps, grids, base):
     from sensekit.apps.mri_recon import methods
     from sensekit.apps.mri_recon.app import Config
     from sensekit.apps.mri_recon.model import forward_model
+    from sensekit.apps.mri_recon.options import OPTIONS
     k = inp["kspace"].to(torch.complex64)
     E = forward_model(maps, inp["mask"], k.shape[0])
     scale = float(E.H(k).abs().max())
@@ -170,7 +216,11 @@ def sensekit_runs(case, inp, maps, grids, base):
                 trace.append((c0 - c_start[0] - spent[1], _score(x * scale, inp, maps)["psnr"]))
                 spent[0] += time.perf_counter() - t0
                 spent[1] += time.process_time() - c0
-            opts = {key: v} if key != "max_iter" else {}
+            if key == "scale":    # a joint scale of the method's default weights
+                d = OPTIONS.of(Config(method=family), family)
+                opts = {k_: v * getattr(d, k_) for k_ in SCALED[family]}
+            else:
+                opts = {key: v} if key != "max_iter" else {}
             cfg = Config(method=family, tol=0, max_iter=ITERS, check_every=5, **opts, **fixed)
             t0 = time.perf_counter()
             c_start[0] = time.process_time()
@@ -180,7 +230,9 @@ def sensekit_runs(case, inp, maps, grids, base):
             s = _score(x * scale, inp, maps)
             t99 = next((t for t, p in trace if p >= s["psnr"] - abs(s["psnr"]) * 0.01), cpu) if trace else cpu
             label = f"sensekit {family}" + (f" B={fixed['block']}" if "block" in fixed else "")
-            rows.append({**base, "method": label, "peer": False, "setting": f"{key}={v:g}", "value": v,
+            setting = f"{key}={v:g}" + (" (" + ", ".join(f"{k_}={x_:g}" for k_, x_ in opts.items()) + ")"
+                                         if key == "scale" else "")
+            rows.append({**base, "method": label, "peer": False, "setting": setting, "value": v,
                          "iterations": iters, "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
                          "time_to_99_s": round(t99, 2), "time_per_iter_s": round(cpu / max(iters, 1), 4),
                          "psnr": round(s["psnr"], 2),
@@ -211,12 +263,14 @@ def bart_ecalib(inp):
     return np.transpose(s[:, :, 0, :], (2, 0, 1)), dt
 
 
-def bart_runs(case, inp, maps_np, static, base, suffix=""):
+def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None):
     import torch
     ref = inp["image_ref"].numpy()
     rows, images = [], {}
     binp = dict(inp, sens_maps=torch.from_numpy(maps_np))
-    for label, make, values in _bart_grids(static):
+    for label, make, values in _bart_grids(static, decade):
+        if only is not None and label not in only:
+            continue
         for v in values:
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             x, dt = bart_pics(binp, make(v), iters=ITERS)
@@ -224,16 +278,20 @@ def bart_runs(case, inp, maps_np, static, base, suffix=""):
             cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             x = _fit_scale(x, ref)
             s = _score(x, inp, torch.from_numpy(maps_np))
-            rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": f"lambda={v:g}",
-                         "value": v, "iterations": ITERS, "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
+            two = isinstance(v, tuple)
+            setting = f"lambda={v[0]:g}, tv={v[1]:g}" if two else f"lambda={v:g}"
+            rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": setting,
+                         "value": v[0] if two else v, **({"value2": v[1]} if two else {}), "iterations": ITERS,
+                         "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
                          "time_per_iter_s": round(cpu / ITERS, 4), "psnr": round(s["psnr"], 2),
                          "ssim": round(s["ssim"], 4)})
-            images[(f"bart pics {label}{suffix}", v)] = x
+            images[(f"bart pics {label}{suffix}", v[0] if two else v)] = x
             print(rows[-1], file=sys.stderr, flush=True)
     return rows, images
 
 
-def run_case(name):
+def run_case(name, families=None):
+    """Every method and peer of one case (``families``: only these sensekit methods, no peers)."""
     import torch
     from sensekit.apps.mri_recon.app import Config, MRIRecon
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -256,23 +314,31 @@ def run_case(name):
             extra["bart_ecalib_s"] = round(extra["bart_ecalib_s"], 2)
         else:
             bart_maps = sk_maps.numpy()
-    rows, images = sensekit_runs(name, inp, sk_maps, STATIC_GRIDS if static else SENSEKIT_GRIDS, base)
-    if shutil.which("bart"):
-        r2, i2 = bart_runs(name, inp, bart_maps, static, base)
+    grids = STATIC_GRIDS if static else SENSEKIT_GRIDS
+    only = None
+    if families is not None:     # "tv", "llr-tv", ... and "bart:LABEL" for one BART grid
+        grids = {f: g for f, g in grids.items() if f in families}
+        only = [f.removeprefix("bart:") for f in families if f.startswith("bart:")]
+    rows, images = sensekit_runs(name, inp, sk_maps, grids, base)
+    decade = DECADE_LONG if T > FRAMES else DECADE
+    if (families is None or only) and shutil.which("bart"):
+        r2, i2 = bart_runs(name, inp, bart_maps, static, base, decade=decade, only=only)
         rows += r2
         images.update(i2)
         if maps_kind == "espirit":   # the same BART solver on sensekit's maps: separates maps from solver
-            r2, i2 = bart_runs(name, inp, sk_maps.numpy(), static, base, suffix=" (sensekit ESPIRiT maps)")
+            r2, i2 = bart_runs(name, inp, sk_maps.numpy(), static, base, suffix=" (sensekit ESPIRiT maps)",
+                               decade=decade, only=only)
             rows += r2
             images.update(i2)
-    else:
+    elif families is None:
         rows.append({**base, "method": "bart pics", "peer": True, "skipped": "bart not on PATH"})
     fft, svd8 = iteration_floor((T, C, Y, X), block=None if static else 8)
     _, svd16 = iteration_floor((T, C, Y, X), block=16) if not static else (0, 0)
     floor = {"fft2x_s": round(fft, 5), "svd_b8_s": round(svd8, 5), "svd_b16_s": round(svd16, 5)}
     for r in rows:
         if "time_per_iter_s" in r:
-            f = fft + (svd16 if "B=16" in r["method"] else svd8 if "LLR" in r["method"] or "llr" in r["method"] else 0)
+            llr_like = "LLR" in r["method"] or "llr" in r["method"]
+            f = fft + (svd16 if "B=16" in r["method"] else svd8 if llr_like else 0)
             r["floor_s"] = round(f, 5)
             r["iter_over_floor"] = round(r["time_per_iter_s"] / f, 1)
     return {"case": name, "accel": round(R, 2), "maps": maps_kind, "floor": floor, **extra, "rows": rows}, \
@@ -282,6 +348,26 @@ def run_case(name):
 def _load():
     p = OUT / "results_v2.json"
     return json.loads(p.read_text()) if p.exists() else {"cases": []}
+
+
+def _time_to(row, psnr):
+    """CPU seconds of a sensekit run until its PSNR trace first reaches ``psnr`` ("never" if it does not)."""
+    t = next((t for t, p in row.get("psnr_trace", []) if p >= psnr), None)
+    return "never" if t is None else round(t, 2)
+
+
+def default_row(rows, frames):
+    """The row of sensekit's default (``auto``: its method for ``frames``, at that method's default weights)."""
+    from sensekit.apps.mri_recon.app import Config
+    from sensekit.apps.mri_recon.methods import resolve
+    from sensekit.apps.mri_recon.options import OPTIONS
+    m = resolve("auto", frames)
+    grids = STATIC_GRIDS if frames == 1 else SENSEKIT_GRIDS
+    if m not in grids:
+        return None
+    key = grids[m][0]
+    v = 1.0 if key == "scale" else getattr(OPTIONS.of(Config(method=m), m), key)
+    return next((r for r in rows if r["method"] == f"sensekit {m}" and abs(r["value"] - v) < 1e-12), None)
 
 
 def write_md(res):
@@ -303,22 +389,28 @@ def write_md(res):
                          f"{b.get('cpu_s', '')} | "
                          f"{b.get('time_to_99_s', '')} | {b.get('time_per_iter_s', '')} | "
                          f"{b.get('iter_over_floor', '')} |")
-    lines += ["", "## Default (`auto` = tv, lam_tv 0.003) against the best tuned BART setting", "",
-              "| case | sensekit tv default psnr | best sensekit (method, setting) | best BART (method, setting) | "
-              "default − best BART (dB) | best sensekit llr − best BART LLR (dB) | winner among sensekit |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Default (`auto`, its default weights, no per-case tuning) against the best tuned BART setting",
+              "",
+              "| case | sensekit default (method) psnr | default − its own best grid point (dB) | "
+              "best sensekit (method, setting) | best BART (method, setting) | "
+              "default − best BART (dB) | best sensekit llr − best BART LLR (dB) | winner among sensekit | "
+              "default cpu s (all iterations) | default cpu s to the best BART PSNR | best BART cpu s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
         rows = [r for r in c["rows"] if "psnr" in r]
-        d = next((r for r in rows if r["method"] == "sensekit tv" and r["value"] == 0.003), None)
+        d = default_row(rows, c["rows"][0]["shape_tcyx"][0])
+        own = max((r for r in rows if d and r["method"] == d["method"]), key=lambda r: r["psnr"], default=None)
         sk = max((r for r in rows if not r["peer"]), key=lambda r: r["psnr"], default=None)
         bt = max((r for r in rows if r["peer"]), key=lambda r: r["psnr"], default=None)
         sl = max((r for r in rows if r["method"].startswith("sensekit llr")), key=lambda r: r["psnr"], default=None)
         bl = max((r for r in rows if r["method"].startswith("bart pics LLR")), key=lambda r: r["psnr"], default=None)
         llr_gap = f"{sl['psnr'] - bl['psnr']:+.2f}" if sl and bl else "n/a (static)"
         if d and bt:
-            lines.append(f"| {c['case']} | {d['psnr']} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
+            lines.append(f"| {c['case']} | {d['psnr']} ({d['method'].removeprefix('sensekit ')}) | "
+                         f"{d['psnr'] - own['psnr']:+.2f} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
-                         f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} |")
+                         f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "
+                         f"{_time_to(d, bt['psnr'])} | {bt.get('cpu_s', '')} |")
     lines += ["", "## Per-iteration floor (2 FFTs of T·C·Y·X complex64; + batched block SVD for LLR)", "",
               "| case | T·C·Y·X | 2 FFTs (ms) | SVD B=8 (ms) | SVD B=16 (ms) | maps |", "|---|---|---|---|---|---|"]
     for c in res["cases"]:
@@ -348,7 +440,7 @@ def save_gallery_images(name, images, inp, frame=0):
     c = next(c for c in res["cases"] if c["case"] == name)
     best = {b["method"]: b for b in best_rows(c["rows"])}
     out = {"reference": np.abs(inp["image_ref"].numpy()[frame]).astype(np.float32)}
-    for m in ("sensekit llr B=8", "sensekit tv", "bart pics LLR B=8"):
+    for m in ("sensekit llr-tv", "sensekit llr B=8", "sensekit tv", "bart pics LLR B=8"):
         if m in best:
             out[m] = np.abs(images[(m, best[m]["value"])][frame]).astype(np.float32)
             out[m + " setting"] = np.array(best[m]["setting"])
@@ -363,17 +455,22 @@ if __name__ == "__main__":
     if "--write" in sys.argv:
         write_md(_load())
         sys.exit(0)
+    fam = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--families=")), None)
     for name in args or list(CASES):
         try:
-            out, images, inp = run_case(name)
+            out, images, inp = run_case(name, fam)
         except Exception as e:  # noqa: BLE001 - one failing case must not lose the others
             print(f"case {name!r} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
             continue
         res = _load()
+        old = next((c for c in res["cases"] if c["case"] == name), None)
+        if fam is not None and old is not None:   # replace only these families' rows of the stored case
+            labels = {r["method"] for r in out["rows"]}
+            out = {**old, "rows": [r for r in old["rows"] if r["method"] not in labels] + out["rows"]}
         res["cases"] = [c for c in res["cases"] if c["case"] != name] + [out]
         res["env"] = {"when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "bart": _bart_version(),
                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
         (OUT / "results_v2.json").write_text(json.dumps(res, indent=1))
         write_md(res)
-        if name == GALLERY_CASE:
+        if name == GALLERY_CASE and fam is None:
             save_gallery_images(name, images, inp)

@@ -26,7 +26,7 @@ from .calib import COIL_METHODS
 
 #: The default ``method="auto"``: the method chosen for each input by its number of frames T (measurements
 #: in methods.py, next to the methods).
-AUTO = {"dynamic": "tv", "static": "tv"}
+AUTO = {"dynamic": "llr-tv", "static": "tv"}
 
 WAVELETS = ("haar", "db2", "db4", "db6", "db8", "sym4", "sym8", "coif2")
 
@@ -110,6 +110,19 @@ class LLR:
 
 
 @dataclasses.dataclass(frozen=True)
+class LLRTV:
+    max_iter: int = option(100, _MAX_ITER + " (PDHG)", min=1)
+    tol: float = option(1e-4, _TOL, min=0.0)
+    check_every: int = option(5, _CHECK, min=1)
+    lam_llr: float = option(0.0005, "weight of the block Casorati nuclear norms, a fraction of the largest singular "
+                                    "value over the zero-filled series' blocks", min=0.0)
+    block: int = option(8, "side B of the B x B spatial blocks (tiles larger than the image are clipped to it)",
+                        min=1)
+    lam_tv: float = option(0.0015, _LAM_TV, min=0.0)
+    lam_tt: float = option(0.00125, _LAM_TT, min=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class TV:
     max_iter: int = option(150, _MAX_ITER + " (PDHG)", min=1)
     tol: float = option(1e-4, _TOL, min=0.0)
@@ -157,8 +170,8 @@ _SELECTOR = option("auto", "reconstruction method; auto = " + AUTO["dynamic"] + 
 #: The options of every method; ``OPTIONS.of(cfg, method)`` is a method's own frozen options object.
 OPTIONS = MethodOptions(
     _SELECTOR, Shared,
-    {"rdledm": RDLEDM, "ls": LS, "kt-slr": KTSLR, "llr": LLR, "tv": TV, "wavelet": Wavelet, "cg-sense": CGSense,
-     "zero-filled": ZeroFilled, "rim": RIM},
+    {"rdledm": RDLEDM, "ls": LS, "kt-slr": KTSLR, "llr": LLR, "llr-tv": LLRTV, "tv": TV, "wavelet": Wavelet,
+     "cg-sense": CGSense, "zero-filled": ZeroFilled, "rim": RIM},
     aliases={"auto": tuple(dict.fromkeys(AUTO.values()))}, unused="ignore",
     # the scale-aware weights stay None in the flat Config (= the method's default, recorded so in the provenance)
     unset=("lam_tv", "lam_tt", "lam_nuc", "lam_nuc2", "beta", "lam_w", "lam_llr"))

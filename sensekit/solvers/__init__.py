@@ -19,7 +19,7 @@ from .pdhg import PDHG, pdhg
 from .admm import ADMM, admm
 from .lps import lowrank_plus_sparse
 from .hqs import HQS, hqs
-from .terms import tv_term, nuclear_term, sparse_term, on_block
+from .terms import tv_term, nuclear_term, llr_term, sparse_term, on_block
 # low rank
 from .rsvd import rsvd, range_finder
 from .rpca import PCP, pcp, GoDec, godec
@@ -42,7 +42,7 @@ __all__ = [
     "Stop", "AnyOf", "AllOf", "MaxIter", "RelChange", "Residual", "Timeout", "Result", "solve", "default_stop",
     "LinearSystem", "LeastSquares", "Composite", "PrimalDual",
     "CG", "cg", "cg_iterate", "FISTA", "fista", "PDHG", "pdhg", "ADMM", "admm",
-    "lowrank_plus_sparse", "HQS", "hqs", "tv_term", "nuclear_term", "sparse_term", "on_block",
+    "lowrank_plus_sparse", "HQS", "hqs", "tv_term", "nuclear_term", "llr_term", "sparse_term", "on_block",
     "rsvd", "range_finder", "PCP", "pcp", "GoDec", "godec", "RankOneDPD", "rsvd_dpd", "dpd_rank", "dpd_alpha",
     "OnlineDPD", "OnlineDPDState", "AltMin", "complete",
     "SensingProblem", "FactoredGD", "factored_gd", "SubGM", "subgm",

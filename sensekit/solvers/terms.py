@@ -14,10 +14,11 @@ that apps compose them instead of re-deriving operators and norms:
 """
 from __future__ import annotations
 
-from ..linop.base import Compose, LinOp
+from ..linop.base import Compose, Identity, LinOp
 from ..linop.basic import Select
 from ..linop.diff import FiniteDiff
 from ..linop.tensor import Unfold
+from ..prox.lowrank import LocallyLowRank
 from ..prox.norms import L1, L21, Nuclear, SchattenP
 
 
@@ -72,6 +73,35 @@ def nuclear_term(shape, lam: float, *, axis: int, p: float = 1.0):
     return (Nuclear(lam) if p == 1 else SchattenP(lam, p)), U
 
 
+def llr_term(shape, lam: float, *, block=8, shift="random", generator=None):
+    """Locally low rank: nuclear norms of the Casorati matrices of the spatial blocks of ``shape`` (..., T, Y, X).
+
+    The operator is the identity, so PDHG's dual step is the Moreau complement of
+    block-wise singular value thresholding (:class:`~sensekit.prox.LocallyLowRank`).
+    With ``shift="random"`` the block grid moves at every call of the prox (random
+    block shifts, Trzasko & Manduca 2011), so the penalty changes from step to step.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image-series shape, e.g. ``(T, Y, X)``.
+    lam : float
+        Weight of the sum of block nuclear norms.
+    block : int or (int, int)
+        Block side(s).
+    shift : "random", None or (int, int)
+        Grid offset (see :class:`~sensekit.prox.LocallyLowRank`).
+    generator : torch.Generator, optional
+        Source of the random offsets.
+
+    Returns
+    -------
+    tuple[LocallyLowRank, Identity]
+        The ``(prox, operator)`` term.
+    """
+    return LocallyLowRank(lam, block=block, shift=shift, generator=generator), Identity(tuple(shape))
+
+
 def sparse_term(lam, transform: LinOp):
     """ℓ1 norm of ``transform(x)`` (``lam`` a float or per-coefficient weights).
 
@@ -98,4 +128,4 @@ def on_block(term, stacked_shape, index: int, *, axis: int = 0):
     return g, Compose(K, S)
 
 
-__all__ = ["tv_term", "nuclear_term", "sparse_term", "on_block"]
+__all__ = ["tv_term", "nuclear_term", "llr_term", "sparse_term", "on_block"]

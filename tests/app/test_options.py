@@ -267,8 +267,8 @@ def test_mri_recon_info_groups_its_options_by_method():
     r = CliRunner().invoke(main, ["info", "mri-recon"])
     assert r.exit_code == 0
     out = r.output
-    sec = {m: out.index(f"  method {m}:") for m in ("rdledm", "ls", "kt-slr", "llr", "tv", "wavelet", "cg-sense",
-                                                     "zero-filled", "rim")}
+    sec = {m: out.index(f"  method {m}:") for m in ("rdledm", "ls", "kt-slr", "llr", "llr-tv", "tv", "wavelet",
+                                                     "cg-sense", "zero-filled", "rim")}
     order = sorted(sec, key=sec.get)
     blocks = {m: out[sec[m]:(sec[order[order.index(m) + 1]] if order.index(m) + 1 < len(order) else None)]
               for m in order}
@@ -276,7 +276,8 @@ def test_mri_recon_info_groups_its_options_by_method():
     assert "lam_l" in blocks["ls"] and "lam_l" not in blocks["tv"] and "lam_w" not in blocks["rdledm"]
     assert "relative CG residual" in blocks["cg-sense"] and "rim_model" in blocks["rim"]
     assert "coil_method" not in out[sec[order[0]]:out.index("simulation options")]   # shared: listed once, above
-    assert "method auto: runs tv" in out
+    assert "method auto: runs llr-tv or tv" in out
+    assert "lam_llr" in blocks["llr-tv"] and "lam_tv" in blocks["llr-tv"] and "lam_llr" not in blocks["tv"]
 
 
 def test_mri_recon_options_of_every_method_keep_todays_defaults():
@@ -290,7 +291,9 @@ def test_mri_recon_options_of_every_method_keep_todays_defaults():
                                                       lam_tt=0.0025, lam_nuc=0.002, p=1.0)
     assert OPTIONS.of(cfg, "ls").__dict__ == dict(max_iter=100, tol=1e-4, check_every=5, lam_l=0.03, lam_s=0.003,
                                                   momentum=False)
-    assert OPTIONS.of(cfg, "auto") == OPTIONS.of(cfg, "tv")
+    assert OPTIONS.of(cfg, "auto") == OPTIONS.of(cfg, "llr-tv")      # the dynamic default (issue 10)
+    assert OPTIONS.of(cfg, "llr-tv").__dict__ == dict(max_iter=100, tol=1e-4, check_every=5, lam_llr=0.0005, block=8,
+                                                      lam_tv=0.0015, lam_tt=0.00125)
     # the flat Config keeps the defaults it had before the split (what the provenance's options JSON records)
     assert config_dict(cfg) == dict(
         method="auto", coil_method="espirit", calib=24, espirit_kernel=6, espirit_thresh=0.02, espirit_crop=0.9,

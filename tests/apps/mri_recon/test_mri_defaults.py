@@ -1,4 +1,4 @@
-"""The default method works on every valid input: auto = ls for a series, tv for a static image (T = 1)."""
+"""The default method works on every valid input: auto = llr-tv for a series, tv for a static image (T = 1)."""
 import json
 
 import h5py
@@ -30,16 +30,16 @@ def test_default_method_on_static_file_is_tv_and_beats_zero_filled(tmp_path):
     assert read_group_attrs(out, "metrics")["psnr"] > read_group_attrs(zf, "metrics")["psnr"] + 2
 
 
-def test_default_method_on_dynamic_file_is_tv(tmp_path):
+def test_default_method_on_dynamic_file_is_llr_tv(tmp_path):
     src = tmp_path / "dyn.h5"
     outside_mri_file(src, T=4, C=4, Y=32, X=32, accel=2)
     out = tmp_path / "o.h5"
     r = run("--input", src, "-o", out, "--set", "max_iter=10", "--quiet")
     assert r.exit_code == 0, r.output
-    assert read_group_attrs(out, "provenance")["method"] == "tv"
-    ref = tmp_path / "tv.h5"
-    assert run("--input", src, "-o", ref, "--method", "tv", "--set", "max_iter=10", "--quiet").exit_code == 0
-    with h5py.File(out) as a, h5py.File(ref) as b:   # auto is exactly tv here
+    assert read_group_attrs(out, "provenance")["method"] == "llr-tv"
+    ref = tmp_path / "llr-tv.h5"
+    assert run("--input", src, "-o", ref, "--method", "llr-tv", "--set", "max_iter=10", "--quiet").exit_code == 0
+    with h5py.File(out) as a, h5py.File(ref) as b:   # auto is exactly llr-tv here
         assert np.array_equal(a["recon"][()], b["recon"][()])
 
 
@@ -52,7 +52,7 @@ def test_batch_of_static_and_dynamic_files_all_done(tmp_path):
                                   "--quiet"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert read_group_attrs(tmp_path / "out" / "static.h5", "provenance")["method"] == "tv"
-    assert read_group_attrs(tmp_path / "out" / "dyn.h5", "provenance")["method"] == "tv"
+    assert read_group_attrs(tmp_path / "out" / "dyn.h5", "provenance")["method"] == "llr-tv"
 
 
 @pytest.mark.realdata

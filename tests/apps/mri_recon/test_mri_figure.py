@@ -49,7 +49,7 @@ def test_dynamic_figure_labels_series_metrics(monkeypatch, tmp_path):
     assert len(images) == 4 * 4                            # 3 frames + the y-t profile, 4 rows
     labels = [a.get_ylabel() for a in images if a.get_ylabel()]
     assert any("mean over 4 frames" in s and "PSNR" in s for s in labels)
-    assert "tv" in fig._suptitle.get_text()
+    assert "llr-tv" in fig._suptitle.get_text()
 
 
 def test_stored_reference_recon_gets_its_own_row(monkeypatch, tmp_path):

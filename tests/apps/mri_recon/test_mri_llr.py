@@ -115,3 +115,49 @@ def test_mri_llr_needs_a_series(tmp_path):
     r = CliRunner().invoke(main, ["run", "mri-recon", "--input", str(src), "-o", str(tmp_path / "x.h5"),
                                   "--method", "llr"])
     assert r.exit_code == 3 and "needs a dynamic series" in r.output
+
+
+# --- llr-tv: locally low rank + spatial and temporal TV -------------------------------------------------------
+@pytest.mark.realdata
+def test_mri_llr_tv_beats_tv_and_llr_on_radial_r8(radial8):
+    """Each method with its defaults (no per-case tuning) on the rat cine, pseudo-radial R ≈ 8, known maps.
+
+    Measured: llr-tv 38.84 dB, tv 38.22 dB, llr 36.66 dB.
+    """
+    p = {m: _run(radial8, method=m) for m in ("llr-tv", "tv", "llr")}
+    print({m: round(v, 2) for m, v in p.items()})
+    assert p["llr-tv"] >= p["tv"] + 0.3 and p["llr-tv"] >= p["llr"] + 1.5, p
+
+
+def test_mri_llr_tv_without_the_llr_term_is_tv(tmp_path):
+    """lam_llr = 0 leaves exactly the tv problem, solved by the same PDHG (same iterates)."""
+    from helpers import outside_mri_file
+    from sensekit.apps.mri_recon.model import forward_model
+    src = tmp_path / "in.h5"
+    outside_mri_file(src, T=4, C=3, Y=24, X=20, accel=2, with_maps=True)
+    import h5py
+    with h5py.File(src) as f:
+        arrays = {k: f[k][()] for k in f}
+        layouts = {k: list(f[k].attrs.get("axes", "").split(",")) for k in f}
+    inp = MRIRecon().prepare(arrays, {}, layouts)
+    k = inp["kspace"].to(torch.complex64)
+    E = forward_model(inp["sens_maps"].to(torch.complex64), inp["mask"], k.shape[0])
+    y = k / float(E.H(k).abs().max())
+    kw = dict(lam_tv=0.002, lam_tt=0.001, max_iter=15, tol=0)
+    x_lt, _, info = methods.llr_tv(E, y, Config(method="llr-tv", lam_llr=0.0, **kw))
+    x_tv, _, _ = methods.tv(E, y, Config(method="tv", **kw))
+    assert info["lam_abs"] == 0 and torch.equal(x_lt, x_tv)
+    x_l, _, _ = methods.llr_tv(E, y, Config(method="llr-tv", lam_llr=0.01, **kw))
+    assert not torch.allclose(x_l, x_tv, rtol=1e-3)          # the LLR term does act
+
+
+def test_mri_llr_tv_needs_a_series(tmp_path):
+    from click.testing import CliRunner
+    from helpers import outside_mri_file
+    from sensekit.cli import main
+    src = tmp_path / "in.h5"
+    outside_mri_file(src, T=1, C=4, Y=32, X=32, accel=2)
+    r = CliRunner().invoke(main, ["run", "mri-recon", "--input", str(src), "-o", str(tmp_path / "x.h5"),
+                                  "--method", "llr-tv"])
+    assert r.exit_code == 3 and "needs a dynamic series" in r.output and "use --method tv" in r.output
+    assert not (tmp_path / "x.h5").exists()
