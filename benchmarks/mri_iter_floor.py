@@ -8,8 +8,8 @@ Methods:
 
 * ``tv``: ``apps/mri_recon/methods.py::tv`` (PDHG, data term dualised, spatial + temporal TV, preconditioned);
 * ``llr``: ``methods.llr`` (FISTA + ``LocallyLowRank``, B = 8, random shifts);
-* ``llr-tv``: PDHG with the four terms [(SquaredL2(1, y), E), spatial TV, temporal TV,
-  (LocallyLowRank(random shifts), Identity)], built from the core API (the same code on both revisions).
+* ``llr-tv``: ``methods.llr_tv`` where the revision has it, else the same PDHG built here from the core
+  API: the four terms [(SquaredL2(1, y), E), spatial TV, temporal TV, (LocallyLowRank(random shifts), Identity)].
 
 Each runs ``--iters`` iterations (tol 0, check_every 5, as the benchmark calls them), ``--repeats`` times;
 the time per iteration is the median ``time.process_time`` of a run divided by its iterations (the set-up,
@@ -110,12 +110,15 @@ def child(iters, repeats, save, profile=None):
     from sensekit.apps.mri_recon import methods
     from sensekit.apps.mri_recon.app import Config
     E, y = make_problem(torch)
-    fns = {"tv": methods.tv, "llr": methods.llr, "llr-tv": llr_tv}
+    # the app's llr-tv where the revision has it (the same four terms and weights as llr_tv above)
+    fns = {"tv": methods.tv, "llr": methods.llr, "llr-tv": getattr(methods, "llr_tv", llr_tv)}
     out, images = {"floor_fft_s": None}, {}
+    out["llr_tv_from"] = "methods.llr_tv" if hasattr(methods, "llr_tv") else "benchmark llr_tv"
     fft, svd = floor(torch)
     out["floor_fft_s"], out["floor_svd_s"] = fft, svd
     for name in METHOD_NAMES:
-        cfg = Config(method=name if name != "llr-tv" else "tv", tol=0, max_iter=iters, check_every=5)
+        cfg = Config(method=name if name != "llr-tv" or hasattr(methods, "llr_tv") else "tv", tol=0,
+                     max_iter=iters, check_every=5)
         fn = fns[name]
         fn(E, y, cfg)
         ts = []
@@ -191,8 +194,9 @@ def main(argv=None):
             for who in order:
                 res = run_child(refdir if who == "ref" else "", a.iters, a.repeats, saves[who])
                 runs[who].append(res)
-                print(who, {k: (round(v["s_per_iter"] * 1e3, 2) if isinstance(v, dict) else round(v * 1e3, 3))
-                            for k, v in res.items()}, flush=True)
+                print(who, {k: (round(v["s_per_iter"] * 1e3, 2) if isinstance(v, dict) else
+                                (round(v * 1e3, 3) if isinstance(v, float) else v)) for k, v in res.items()},
+                      flush=True)
         xr, xn = torch.load(saves["ref"]), torch.load(saves["new"])
     rows = []
     for name in METHOD_NAMES:
@@ -200,6 +204,7 @@ def main(argv=None):
         for who in ("ref", "new"):
             per = _med([run[name]["s_per_iter"] for run in runs[who]])
             fl = _med([run["floor_fft_s"] + (run["floor_svd_s"] if name != "tv" else 0.0) for run in runs[who]])
+            row[f"{who}_llr_tv_from"] = runs[who][0].get("llr_tv_from")
             row[f"{who}_ms_per_iter"] = round(per * 1e3, 2)
             row[f"{who}_floor_ms"] = round(fl * 1e3, 2)
             row[f"{who}_ratio"] = round(per / fl, 2)
