@@ -94,7 +94,7 @@ def plan(ops, like: torch.Tensor):
 
 
 def buffers_key(ops, like: torch.Tensor) -> tuple:
-    """What a cached plan depends on: the input's dtype and device, and every buffer of ``ops`` with its
+    """What a cached plan depends on: the input's real precision and device, and every buffer of ``ops`` with its
     version (an in-place change of a mask or of the maps, or a new buffer, invalidates the plan).  The key
     holds the buffers themselves, so a new tensor cannot pass for a freed one with the same ``id``.
 
@@ -104,7 +104,8 @@ def buffers_key(ops, like: torch.Tensor) -> tuple:
         ``(dtype, device, buffers, versions)``; compare two keys with :func:`same_key`.
     """
     bufs = tuple(b for op in ops for b in op._buffers.values() if b is not None)
-    return like.dtype, like.device, bufs, tuple(b._version for b in bufs)
+    real = like.real.dtype if like.is_complex() else like.dtype     # a real image and its complex k-space share
+    return real, like.device, bufs, tuple(b._version for b in bufs)
 
 
 def same_key(a, b) -> bool:
