@@ -238,13 +238,25 @@ class Compose(LinOp):
         self.ops = torch.nn.ModuleList(flat)
         self.is_unitary = all(op.is_unitary for op in flat)
 
+    def _plan(self, like):
+        """The operators to apply: ``self.ops``, or their fused equivalent (see :mod:`sensekit.linop.fuse`:
+        a centred FFT's sign factors absorbed into neighbouring Diag / Mask / Sense operators), cached per
+        input dtype, device and buffer versions."""
+        from . import fuse
+        key = fuse.buffers_key(self.ops, like)
+        cache = self.__dict__.get("_fused")
+        if cache is None or not fuse.same_key(cache[0], key):
+            cache = (key, fuse.plan(list(self.ops), like))
+            self.__dict__["_fused"] = cache
+        return cache[1] if cache[1] is not None else self.ops
+
     def _forward(self, x):
-        for op in reversed(self.ops):
+        for op in reversed(self._plan(x)):
             x = op._forward(x)
         return x
 
     def _adjoint(self, y):
-        for op in self.ops:
+        for op in self._plan(y):
             y = op._adjoint(y)
         return y
 

@@ -7,6 +7,11 @@ from .base import LinOp, _shape
 from .fourier import _neg_axes
 
 
+def _records(t: torch.Tensor) -> bool:
+    """Whether autograd records an operation on ``t``."""
+    return torch.is_grad_enabled() and t.requires_grad
+
+
 class FiniteDiff(LinOp):
     """Forward differences along chosen axes, stacked on a new leading axis.
 
@@ -57,15 +62,51 @@ class FiniteDiff(LinOp):
         return torch.cat([zero, head], dim=ax) - torch.cat([head, zero], dim=ax)
 
     def _forward(self, x):
+        if self.boundary == "neumann" and not _records(x):
+            return self._forward_neumann(x)
         return torch.stack([self._d(x, ax) for ax in self.axes], dim=-len(self.in_shape) - 1)
 
     def _adjoint(self, y):
         k = -len(self.in_shape) - 1
+        if self.boundary == "neumann" and not _records(y):
+            return self._adjoint_neumann(y)
         out = None
         for i, ax in enumerate(self.axes):
             yi = y.select(k, i)
             t = self._dh(yi, ax)
             out = t if out is None else out + t
+        return out
+
+    # Neumann fast paths: each component written once into one output (no cat / stack copies); the same
+    # values as _d / _dh up to the order of the sums over axes.  Not under autograd (``out=`` has no backward).
+    def _forward_neumann(self, x):
+        k = -len(self.in_shape) - 1
+        nb = x.ndim - len(self.in_shape)
+        out = torch.empty(x.shape[:nb] + self.out_shape, dtype=x.dtype, device=x.device)
+        for i, ax in enumerate(self.axes):
+            o, n = out.select(k, i), x.shape[ax]
+            torch.sub(x.narrow(ax, 1, n - 1), x.narrow(ax, 0, n - 1), out=o.narrow(ax, 0, n - 1))
+            o.narrow(ax, n - 1, 1).zero_()
+        return out
+
+    def _adjoint_neumann(self, y):
+        k = -len(self.in_shape) - 1
+        out = None
+        for i, ax in enumerate(self.axes):
+            yi, n = y.select(k, i), y.shape[ax]
+            if out is None:
+                out = torch.empty(yi.shape, dtype=y.dtype, device=y.device)
+                if n == 1:
+                    out.zero_()
+                    continue
+                # (Dᴴy)[0] = −y[0], (Dᴴy)[j] = y[j−1] − y[j] (0 < j < n−1), (Dᴴy)[n−1] = y[n−2]
+                torch.neg(yi.narrow(ax, 0, 1), out=out.narrow(ax, 0, 1))
+                torch.sub(yi.narrow(ax, 0, n - 2), yi.narrow(ax, 1, n - 2), out=out.narrow(ax, 1, n - 2))
+                out.narrow(ax, n - 1, 1).copy_(yi.narrow(ax, n - 2, 1))
+            elif n > 1:
+                head = yi.narrow(ax, 0, n - 1)
+                out.narrow(ax, 1, n - 1).add_(head)
+                out.narrow(ax, 0, n - 1).sub_(head)
         return out
 
     def extra_repr(self):

