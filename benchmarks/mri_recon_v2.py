@@ -67,7 +67,7 @@ CASES = {
 #: frames per dataset (the rat cine has 8)
 DATA_FRAMES = {"rat": FRAMES, "pincat": FRAMES, "pincat40": 40}
 #: BART LLR + TV: the LLR and TV weights of the 2-D grid (around the best of each alone)
-COMBO_LLR, COMBO_TV = (0.001, 0.003, 0.01, 0.03), (0.0003, 0.001, 0.003, 0.01, 0.03)
+COMBO_LLR, COMBO_TV = (0.0003, 0.001, 0.003, 0.01, 0.03), (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 #: the shorter BART grid of the 40-frame cases (6 values, 2.5 decades; each BART run costs ~15 s there)
 DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
@@ -76,7 +76,7 @@ SCALED = {"llr-tv": ("lam_llr", "lam_tv", "lam_tt")}
 SENSEKIT_GRIDS = {  # family -> (option, values, fixed options)
     "tv": ("lam_tv", (0.00075, 0.0015, 0.003, 0.006, 0.012), {}),
     "llr": ("lam_llr", (0.000125, 0.00025, 0.0005, 0.001, 0.002, 0.004), {"block": 8}),
-    "ls": ("lam_l", (0.003, 0.01, 0.03, 0.1, 0.3), {}),
+    "ls": ("lam_l", (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3), {}),
     # one joint scale of the default weights (lam_llr, lam_tv, lam_tt): does the default's rule generalise?
     "llr-tv": ("scale", (0.25, 0.5, 1.0, 2.0, 4.0), {}),
 }

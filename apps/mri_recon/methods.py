@@ -387,10 +387,14 @@ METHODS = {
 #: (brain16 16-coil real k-space, T = 1, acceleration 4, ESPIRiT maps, default weights; PSNR / SSIM):
 #: tv 30.96 dB / 0.917 in 1.2 s, rdledm 30.84 / 0.915, wavelet 30.40 / 0.926 in 3.9 s, cg-sense 29.28 / 0.896,
 #: zero-filled 23.24 / 0.738.  ls and kt-slr model a time series and refuse T = 1.
-#: Dynamic: tv wins every case of the benchmark (benchmarks/mri/results.md): rat cine / PINCAT at acceleration
-#: 8 (tv 37.9 / 34.0 dB vs ls 36.4 / 30.7), rat cine pseudo-radial R 7.55 and vd-lines R 6 with known maps
-#: (tv 38.25 / 37.03 vs llr 36.83 / 36.13 vs ls 35.47 / 34.68, each tuned) and the built-in default
-#: simulation (tv 44.9 vs ls 39.6 dB).
+#: Dynamic: llr-tv (default weights, no per-case tuning) wins 10 of the 12 known-map 8-frame cases of the
+#: extended benchmark (benchmarks/mri/results_v2.md: rat cine / PINCAT, 96 x 96, vd-lines / vd-points / radial,
+#: R 4 and 8, 50 iterations), e.g. rat radial R 8: llr-tv 38.83 dB, tv 38.25, llr 36.96 (each tuned), best BART
+#: 36.60; PINCAT radial R 8: llr-tv 35.71, tv 34.11, BART 32.93.  tv is ahead on PINCAT vd-lines R 8 (27.92 vs
+#: 27.62) and rat vd-points R 4 (41.47 vs 41.36), and with ESPIRiT maps (rat vd-lines R 8: 33.03 vs 32.13, where
+#: llr-tv at twice its default weights reaches 33.39).  On 40 frames (PINCAT radial R 8) llr-tv 41.78, llr 40.99,
+#: tv 39.08, best BART 40.99.  The built-in default simulation (piecewise-constant phantom) favours tv: 44.90 vs
+#: llr-tv 44.43 dB.
 #: (AUTO itself is declared in options.py, with the option that selects it.)
 
 
@@ -402,7 +406,7 @@ def resolve(method: str, frames: int) -> str:
 
 
 def auto(E, y, cfg, *, callbacks=()):
-    """The default: ``tv`` for a dynamic series (T ≥ 2) and for a static image (T = 1) (:data:`AUTO`).
+    """The default: ``llr-tv`` for a dynamic series (T ≥ 2), ``tv`` for a static image (T = 1) (:data:`AUTO`).
 
     The chosen method is reported in ``info["method"]`` (and so in the output's provenance).
     """
