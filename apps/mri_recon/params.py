@@ -20,7 +20,7 @@ option          penalised quantity                             reference (absolu
 ``lam_s``       ls: ℓ1 of the temporal Fourier transform       max |F_t x0|
 ``beta``        rdledm: weight of ½‖E‖² (image-domain error)   1 (the data term's own weight)
 ``lam``         cg-sense: Tikhonov weight                      ‖E‖² bound (max Σ_c |S_c|²)
-``lam_llr``     llr, llr-tv: Σ of block Casorati nuclear norms largest σ over x0's block Casorati matrices
+``lam_llr``     llr, llr-tv: Σ of block nuclear norms          largest σ over x0's block Casorati matrices
 ==============  =============================================  ==================================
 
 So the same defaults serve any k-space scaling, matrix size, number of frames
