@@ -108,8 +108,14 @@ def buffers_key(ops, like: torch.Tensor) -> tuple:
     return real, like.device, bufs, tuple(b._version for b in bufs)
 
 
-def same_key(a, b) -> bool:
-    """Whether two :func:`buffers_key` keys are equal (buffers compared by identity)."""
+def same_key(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two :func:`buffers_key` keys are equal (buffers compared by identity).
+
+    Returns
+    -------
+    bool
+        True when both keys exist and name the same operators over the very same buffers.
+    """
     return (a is not None and b is not None and a[0] == b[0] and a[1] == b[1] and len(a[2]) == len(b[2])
             and all(x is y for x, y in zip(a[2], b[2])) and a[3] == b[3])
 

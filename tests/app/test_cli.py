@@ -57,7 +57,7 @@ def test_run_writes_contract_output(small_input, tmp_path):
         for key in ("app", "method", "options", "sensekit_version", "torch_version", "device", "wall_time_s",
                     "iterations", "input"):
             assert key in prov
-        assert prov["method"] == "tv" and json.loads(prov["options"])["max_iter"] == 30
+        assert prov["method"] == "llr-tv" and json.loads(prov["options"])["max_iter"] == 30   # auto, dynamic
         assert set(f["metrics"].attrs) == {"psnr", "ssim", "nrmse"}
 
 
