@@ -37,6 +37,7 @@ axes[0, 0].set_title(f"reference\nframe {int(d['frame'])}", fontsize=8)
 for j, m in enumerate(methods, start=1):
     axes[0, j].imshow(d[m], cmap="gray", vmin=0, vmax=vmax)
     setting = str(d[m + ' setting']).split(" (")[0]     # llr-tv: its scale of the default weights
+    setting = setting.replace("scale=", "default weights × ")
     axes[0, j].set_title(f"{m}\n{setting}\nPSNR {float(d[m + ' psnr']):.2f} dB (all frames)", fontsize=8)
     ie = axes[1, j].imshow(errs[m], cmap="magma", vmin=0, vmax=emax)
     axes[1, j].set_title(f"|error| of this frame\nRMSE {np.sqrt(np.mean(errs[m] ** 2)) / vmax:.4f}", fontsize=8)
