@@ -60,5 +60,5 @@ def test_mri_recon_names_its_setup_phases():
     cfg = app.Config(max_iter=5)
     rec = Recorder()
     app.run(sample, cfg, generator=torch.Generator().manual_seed(0), callbacks=[rec])
-    assert rec.phases == ["coil maps (espirit)", "model", "tv"] and rec.iters > 0
+    assert rec.phases == ["coil maps (espirit)", "model", "llr-tv"] and rec.iters > 0   # auto on a series
     phase([object(), None and rec], "ignored")   # callbacks without a phase method are left alone
