@@ -33,7 +33,7 @@ def test_inline_file_reports_every_iteration_with_its_bound(tmp_path, monkeypatc
     kinds = [k for k, _ in events]   # start, the setup phases, the iterations, then the finished sample
     assert kinds[0] == "start" and kinds[-1] == "sample" and set(kinds[1:-1]) == {"phase", "iter"}
     phases = [v[2] for k, v in events if k == "phase"]
-    assert phases == ["coil maps (espirit)", "model", "llr-tv"]   # auto on a series
+    assert phases == ["coil maps (espirit)", "model", "tv"]
     assert kinds.index("iter") > max(i for i, k in enumerate(kinds) if k == "phase")
 
 
