@@ -319,14 +319,23 @@ def _llr_grid_rows(case, inp, R, grids, bart_grids):
 
 
 def _best(rows):
-    """Best grid point per method, flagged when it sits on an edge of its grid."""
+    """Best grid point per method, flagged when it sits on an edge of its grid (of either axis of a 2-D grid:
+    rows with ``value2``).  A weight of 0 at the low end is the end of the weight's range, not an edge."""
+    def on_edge(v, vals):
+        return len(vals) > 1 and (v == vals[-1] or (v == vals[0] and vals[0] != 0))
+
     out = []
     for m in dict.fromkeys(r["method"] for r in rows if "psnr" in r):
         g = [r for r in rows if r["method"] == m and "psnr" in r]
         b = max(g, key=lambda r: r["psnr"])
-        vals = sorted(r["value"] for r in g)
-        edge = len(vals) > 1 and b["value"] in (vals[0], vals[-1])
-        out.append({**b, "grid": f"{len(vals)} values {vals[0]:g}..{vals[-1]:g}", "best_on_edge": edge})
+        v1 = sorted({r["value"] for r in g})
+        edge = on_edge(b["value"], v1)
+        grid = f"{len(v1)} values {v1[0]:g}..{v1[-1]:g}"
+        if "value2" in b:
+            v2 = sorted({r["value2"] for r in g})
+            edge = edge or on_edge(b["value2"], v2)
+            grid = f"{len(v1)} x {len(v2)} values {v1[0]:g}..{v1[-1]:g} x {v2[0]:g}..{v2[-1]:g}"
+        out.append({**b, "grid": grid, "best_on_edge": edge})
     return out
 
 

@@ -19,7 +19,8 @@ user + system time), because the 2 cores are shared with other jobs and wall tim
 
 Run:  ``python benchmarks/mri_recon_v2.py [CASE ...]`` (appends to benchmarks/mri/results_v2.json, one case at
 a time, so that a partial run keeps what it did); ``--families=llr-tv,tv`` reruns only those sensekit methods
-of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid); ``--write`` rewrites the
+of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid), and with ``--missing`` only the
+grid points of those families not stored yet (after a grid was extended); ``--write`` rewrites the
 results_v2.md tables from the JSON.
 """
 from __future__ import annotations
@@ -67,7 +68,9 @@ CASES = {
 #: frames per dataset (the rat cine has 8)
 DATA_FRAMES = {"rat": FRAMES, "pincat": FRAMES, "pincat40": 40}
 #: BART LLR + TV: the LLR and TV weights of the 2-D grid (around the best of each alone)
-COMBO_LLR, COMBO_TV = (0.0003, 0.001, 0.003, 0.01, 0.03), (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+#: (0.0001 and 0 were added after the best of five cases sat on the lower edge; at 0 it is "TV xyt" run by ADMM)
+COMBO_LLR = (0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)
+COMBO_TV = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 #: the shorter BART grid of the 40-frame cases (6 values, 2.5 decades; each BART run costs ~15 s there)
 DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
@@ -105,15 +108,7 @@ def _bart_grids(static, decade=DECADE):
 
 def best_rows(rows):
     """Best grid point per method; a 2-D grid (rows with ``value2``) is on an edge when either axis is."""
-    out = _best([r for r in rows if "value2" not in r])
-    for m in dict.fromkeys(r["method"] for r in rows if "value2" in r and "psnr" in r):
-        g = [r for r in rows if r["method"] == m and "psnr" in r]
-        b = max(g, key=lambda r: r["psnr"])
-        v1, v2 = sorted({r["value"] for r in g}), sorted({r["value2"] for r in g})
-        edge = b["value"] in (v1[0], v1[-1]) or b["value2"] in (v2[0], v2[-1])
-        out.append({**b, "grid": f"{len(v1)} x {len(v2)} values {v1[0]:g}..{v1[-1]:g} x {v2[0]:g}..{v2[-1]:g}",
-                    "best_on_edge": edge})
-    return out
+    return _best(rows)
 
 
 def _prepare(arrays_path):
@@ -195,7 +190,7 @@ def iteration_floor(shape_tcyx, block=None, reps=20):
     return fft, svd
 
 
-def sensekit_runs(case, inp, maps, grids, base):
+def sensekit_runs(case, inp, maps, grids, base, have=frozenset()):
     import torch
     from sensekit.apps.mri_recon import methods
     from sensekit.apps.mri_recon.app import Config
@@ -207,7 +202,10 @@ def sensekit_runs(case, inp, maps, grids, base):
     y = k / scale
     rows, images = [], {}
     for family, (key, values, fixed) in grids.items():
+        label = f"sensekit {family}" + (f" B={fixed['block']}" if "block" in fixed else "")
         for v in values:
+            if (label, v, None) in have:
+                continue
             trace, spent, c_start = [], [0.0, 0.0], [time.process_time()]
 
             def cb(info, state, trace=trace, spent=spent, c_start=c_start):
@@ -229,7 +227,6 @@ def sensekit_runs(case, inp, maps, grids, base):
             cpu = time.process_time() - c_start[0] - spent[1]
             s = _score(x * scale, inp, maps)
             t99 = next((t for t, p in trace if p >= s["psnr"] - abs(s["psnr"]) * 0.01), cpu) if trace else cpu
-            label = f"sensekit {family}" + (f" B={fixed['block']}" if "block" in fixed else "")
             setting = f"{key}={v:g}" + (" (" + ", ".join(f"{k_}={x_:g}" for k_, x_ in opts.items()) + ")"
                                          if key == "scale" else "")
             rows.append({**base, "method": label, "peer": False, "setting": setting, "value": v,
@@ -263,7 +260,7 @@ def bart_ecalib(inp):
     return np.transpose(s[:, :, 0, :], (2, 0, 1)), dt
 
 
-def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None):
+def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None, have=frozenset()):
     import torch
     ref = inp["image_ref"].numpy()
     rows, images = [], {}
@@ -272,13 +269,15 @@ def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=N
         if only is not None and label not in only:
             continue
         for v in values:
+            two = isinstance(v, tuple)
+            if (f"bart pics {label}{suffix}", v[0] if two else v, v[1] if two else None) in have:
+                continue
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             x, dt = bart_pics(binp, make(v), iters=ITERS)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             x = _fit_scale(x, ref)
             s = _score(x, inp, torch.from_numpy(maps_np))
-            two = isinstance(v, tuple)
             setting = f"lambda={v[0]:g}, tv={v[1]:g}" if two else f"lambda={v:g}"
             rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": setting,
                          "value": v[0] if two else v, **({"value2": v[1]} if two else {}), "iterations": ITERS,
@@ -290,8 +289,9 @@ def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=N
     return rows, images
 
 
-def run_case(name, families=None):
-    """Every method and peer of one case (``families``: only these sensekit methods, no peers)."""
+def run_case(name, families=None, have=frozenset()):
+    """Every method and peer of one case (``families``: only these sensekit methods, no peers; ``have``: the
+    (method, value, value2) grid points already measured, skipped)."""
     import torch
     from sensekit.apps.mri_recon.app import Config, MRIRecon
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -319,15 +319,15 @@ def run_case(name, families=None):
     if families is not None:     # "tv", "llr-tv", ... and "bart:LABEL" for one BART grid
         grids = {f: g for f, g in grids.items() if f in families}
         only = [f.removeprefix("bart:") for f in families if f.startswith("bart:")]
-    rows, images = sensekit_runs(name, inp, sk_maps, grids, base)
+    rows, images = sensekit_runs(name, inp, sk_maps, grids, base, have)
     decade = DECADE_LONG if T > FRAMES else DECADE
     if (families is None or only) and shutil.which("bart"):
-        r2, i2 = bart_runs(name, inp, bart_maps, static, base, decade=decade, only=only)
+        r2, i2 = bart_runs(name, inp, bart_maps, static, base, decade=decade, only=only, have=have)
         rows += r2
         images.update(i2)
         if maps_kind == "espirit":   # the same BART solver on sensekit's maps: separates maps from solver
             r2, i2 = bart_runs(name, inp, sk_maps.numpy(), static, base, suffix=" (sensekit ESPIRiT maps)",
-                               decade=decade, only=only)
+                               decade=decade, only=only, have=have)
             rows += r2
             images.update(i2)
     elif families is None:
@@ -456,9 +456,13 @@ if __name__ == "__main__":
         write_md(_load())
         sys.exit(0)
     fam = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--families=")), None)
+    missing = "--missing" in sys.argv   # with --families: run only the grid points not stored yet, keep the rest
     for name in args or list(CASES):
+        stored = next((c for c in _load()["cases"] if c["case"] == name), None)
+        have = frozenset((r["method"], r["value"], r.get("value2")) for r in stored["rows"] if "value" in r) \
+            if missing and stored else frozenset()
         try:
-            out, images, inp = run_case(name, fam)
+            out, images, inp = run_case(name, fam, have)
         except Exception as e:  # noqa: BLE001 - one failing case must not lose the others
             print(f"case {name!r} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
             continue
@@ -466,7 +470,8 @@ if __name__ == "__main__":
         old = next((c for c in res["cases"] if c["case"] == name), None)
         if fam is not None and old is not None:   # replace only these families' rows of the stored case
             labels = {r["method"] for r in out["rows"]}
-            out = {**old, "rows": [r for r in old["rows"] if r["method"] not in labels] + out["rows"]}
+            kept = [r for r in old["rows"] if r["method"] not in labels or missing]
+            out = {**old, "rows": kept + out["rows"]}
         res["cases"] = [c for c in res["cases"] if c["case"] != name] + [out]
         res["env"] = {"when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "bart": _bart_version(),
                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}

@@ -88,3 +88,24 @@ def test_mri_benchmark_reports_a_missing_deepinv_as_a_skipped_row(monkeypatch):
     rows = mri_recon._deepinv_rows("rat", None, None, [("FISTA 3-D TV l=0.003", "tv", 0.003)])
     assert len(rows) == 1 and rows[0]["peer"] and rows[0]["method"] == "deepinv"
     assert rows[0]["skipped"].startswith("deepinv not importable here") and "psnr" not in rows[0]
+
+
+def _grid_rows(method, points):
+    return [{"method": method, "value": v, **({"value2": w} if w is not None else {}), "psnr": p}
+            for v, w, p in points]
+
+
+def test_best_grid_point_flags_edges_of_one_and_two_axis_grids():
+    """A peer's best that sits on the end of its grid is flagged (the grid must then be extended); on a
+    2-D grid either axis counts; a weight of 0 at the low end is the end of the range, not an edge."""
+    from benchmarks.mri_recon import _best
+    inner = _grid_rows("a", [(0.1, None, 30.0), (0.3, None, 31.0), (1.0, None, 29.0)])
+    low = _grid_rows("b", [(0.1, None, 32.0), (0.3, None, 31.0), (1.0, None, 29.0)])
+    zero = _grid_rows("c", [(0.0, None, 32.0), (0.3, None, 31.0), (1.0, None, 29.0)])
+    two = _grid_rows("d", [(a, b, 30.0 + (a == 0.3) + (b == 3.0)) for a in (0.1, 0.3, 1.0) for b in (1.0, 2.0, 3.0)])
+    best = {b["method"]: b for b in _best(inner + low + zero + two)}
+    assert not best["a"]["best_on_edge"] and best["a"]["value"] == 0.3
+    assert best["b"]["best_on_edge"]
+    assert not best["c"]["best_on_edge"]
+    assert best["d"]["best_on_edge"] and (best["d"]["value"], best["d"]["value2"]) == (0.3, 3.0)
+    assert best["d"]["grid"] == "3 x 3 values 0.1..1 x 1..3"
