@@ -412,6 +412,10 @@ def _bart_version():
 #: maps, NC_SPOKES golden-angle spokes of NC_CROP samples per frame (acceleration NC_CROP / NC_SPOKES by samples),
 #: k-space by a width-8 NUFFT (~1e-7 of the exact sum), 1 % complex noise; NC_ITERS iterations for every method.
 NC_CROP, NC_COILS, NC_SPOKES, NC_ITERS = 96, 4, 12, 100
+#: BART pics -t LLR + TV: the 2-D weight grid (LLR λ x TV λ; at LLR λ 0 it is TV xyt run by ADMM); the FISTA
+#: step sizes tried with LLR alone
+NC_COMBO_LLR, NC_COMBO_TV = (0.0, 0.0001, 0.0003, 0.001, 0.003), (0.0003, 0.001, 0.003)
+NC_FISTA_STEPS = (0.02, 0.05, 0.1)
 
 
 def noncart_case(*, crop=NC_CROP, coils=NC_COILS, spokes=NC_SPOKES, seed=0):
@@ -443,6 +447,7 @@ def _noncart_rows(case, inp, grids, *, sigpy_lams=(), bart_lams=()):
     from sensekit.apps.mri_recon import methods, noncart
     from sensekit.apps.mri_recon.app import Config
     from sensekit.apps.mri_recon.model import zero_unobserved
+    from sensekit.apps.mri_recon.options import OPTIONS
     from sensekit.metrics import image_series_scores
     ref, maps = inp["image_ref"], inp["sens_maps"]
     k = inp["kspace"].to(torch.complex64)
@@ -457,8 +462,12 @@ def _noncart_rows(case, inp, grids, *, sigpy_lams=(), bart_lams=()):
     rows = []
     for family, key, values in grids:
         for v in values:
-            cfg = Config(method=family, tol=0, max_iter=NC_ITERS if family != "zero-filled" else 1,
-                         **({key: v} if key else {}))
+            if key == "scale":    # a joint scale of the method's default weights (llr-tv)
+                d = OPTIONS.of(Config(method=family), family)
+                opts = {n: v * getattr(d, n) for n in ("lam_llr", "lam_tv", "lam_tt")}
+            else:
+                opts = {key: v} if key else {}
+            cfg = Config(method=family, tol=0, max_iter=NC_ITERS if family != "zero-filled" else 1, **opts)
             t0 = time.perf_counter()
             x, iters, _ = methods.METHODS[family][0](E, y / scale, cfg)
             if family == "zero-filled":     # as `sensekit run`: the gridding at its least-squares scale
@@ -494,36 +503,67 @@ def _noncart_rows(case, inp, grids, *, sigpy_lams=(), bart_lams=()):
         if shutil.which("bart") is None:
             rows.append({**base, "method": "bart pics -t", "peer": True, "skipped": "bart not on PATH"})
         else:
-            from sensekit.io.cfl import read_cfl, write_cfl
-            with tempfile.TemporaryDirectory() as d:
-                kb = np.zeros((1, S, 1, C) + (1,) * 6 + (T,), np.complex64)
-                kb[0, :, 0, :, 0, 0, 0, 0, 0, 0, :] = np.transpose(k.numpy(), (2, 1, 0))
-                tb = np.zeros((3, S, 1, 1) + (1,) * 6 + (T,), np.complex64)
-                tb[:2, :, 0, 0, 0, 0, 0, 0, 0, 0, :] = np.transpose(traj, (2, 1, 0))   # BART dims 0, 1 = Y, X here
-                write_cfl(os.path.join(d, "k"), kb)
-                write_cfl(os.path.join(d, "t"), tb)
-                write_cfl(os.path.join(d, "s"), np.transpose(maps.numpy(), (1, 2, 0))[:, :, None, :])
-                env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-                for v in bart_lams:
-                    t0 = time.perf_counter()
-                    r = subprocess.run(["bart", "pics", "-S", "-i", str(NC_ITERS), "-R", f"T:3:0:{v:g}", "-R",
-                                        f"T:1024:0:{v:g}", "-t", os.path.join(d, "t"), os.path.join(d, "k"),
-                                        os.path.join(d, "s"), os.path.join(d, "x")],
-                                       capture_output=True, text=True, env=env)
-                    dt = time.perf_counter() - t0
-                    if r.returncode != 0:
-                        rows.append({**base, "method": "bart pics -t TV xyt", "peer": True,
-                                     "skipped": r.stderr.strip()[-200:]})
-                        break
-                    img = read_cfl(os.path.join(d, "x"), squeeze_trailing=False)
-                    img = img.reshape(img.shape + (1,) * (16 - img.ndim))
-                    x = np.transpose(img[:, :, 0, 0, 0, 0, 0, 0, 0, 0, :, 0, 0, 0, 0, 0], (2, 0, 1))
-                    x = np.where((np.abs(maps.numpy()) ** 2).sum(0) > 0, x, 0)
-                    sc = image_series_scores(torch.from_numpy(_fit_scale(x, refn)), ref)
-                    rows.append({**base, "method": "bart pics -t TV xyt", "peer": True, "setting": f"lambda={v:g}",
-                                 "value": v, "iterations": NC_ITERS, "time_s": round(dt, 2),
-                                 "psnr": round(sc["psnr"], 2), "ssim": round(sc["ssim"], 4)})
-                    print(rows[-1], file=sys.stderr, flush=True)
+            rows += _bart_noncart(base, k.numpy(), traj, maps.numpy(), ref, bart_lams)
+    return rows
+
+
+def _bart_noncart_grids(lams):
+    """BART ``pics -t`` settings a user would tune on a radial series: TV xyt, LLR B=8 and LLR B=8 + TV xyt.
+
+    LLR alone runs FISTA, which on this trajectory needs a step size (``-s``): with BART's default step it
+    diverged ("LAPACK: cgesvd failed", measured), so its grid is λ × step.  With two terms pics runs ADMM.
+    """
+    tv = lambda v: ["-R", f"T:3:0:{v:g}", "-R", f"T:1024:0:{v:g}"]  # noqa: E731
+    llr = lambda v: ["-R", f"L:7:7:{v:g}", "-b", "8"]  # noqa: E731
+    combo = [(a, b) for a in NC_COMBO_LLR for b in NC_COMBO_TV]
+    return [("TV xyt", tv, lams),
+            ("LLR B=8 (FISTA, step -s)", lambda v: ["-s", f"{v[1]:g}"] + llr(v[0]),
+             [(a, b) for a in lams for b in NC_FISTA_STEPS]),
+            ("LLR B=8 + TV xyt", lambda v: llr(v[0]) + tv(v[1]), combo)]
+
+
+def _bart_noncart(base, k, traj, maps, ref, lams):
+    """Rows of BART ``pics -t`` on the non-Cartesian case (k (T, C, S), traj (T, S, 2), maps (C, Y, X))."""
+    import numpy as np
+    import torch
+    from sensekit.io.cfl import read_cfl, write_cfl
+    from sensekit.metrics import image_series_scores
+    T, C, S = k.shape
+    refn = ref.numpy()
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        kb = np.zeros((1, S, 1, C) + (1,) * 6 + (T,), np.complex64)
+        kb[0, :, 0, :, 0, 0, 0, 0, 0, 0, :] = np.transpose(k, (2, 1, 0))
+        tb = np.zeros((3, S, 1, 1) + (1,) * 6 + (T,), np.complex64)
+        tb[:2, :, 0, 0, 0, 0, 0, 0, 0, 0, :] = np.transpose(traj, (2, 1, 0))   # BART dims 0, 1 = Y, X here
+        write_cfl(os.path.join(d, "k"), kb)
+        write_cfl(os.path.join(d, "t"), tb)
+        write_cfl(os.path.join(d, "s"), np.transpose(maps, (1, 2, 0))[:, :, None, :])
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        for label, make, values in _bart_noncart_grids(lams):
+            for v in values:
+                two = isinstance(v, tuple)
+                t0 = time.perf_counter()
+                r = subprocess.run(["bart", "pics", "-S", "-i", str(NC_ITERS), *make(v), "-t", os.path.join(d, "t"),
+                                    os.path.join(d, "k"), os.path.join(d, "s"), os.path.join(d, "x")],
+                                   capture_output=True, text=True, env=env)
+                dt = time.perf_counter() - t0
+                if r.returncode != 0:     # a diverged setting (e.g. too long a FISTA step): say so, go on
+                    rows.append({**base, "method": f"bart pics -t {label}", "peer": True,
+                                 "setting": f"{v}", "skipped": r.stderr.strip()[-200:].replace("\n", " ")})
+                    continue
+                img = read_cfl(os.path.join(d, "x"), squeeze_trailing=False)
+                img = img.reshape(img.shape + (1,) * (16 - img.ndim))
+                x = np.transpose(img[:, :, 0, 0, 0, 0, 0, 0, 0, 0, :, 0, 0, 0, 0, 0], (2, 0, 1))
+                x = np.where((np.abs(maps) ** 2).sum(0) > 0, x, 0)
+                sc = image_series_scores(torch.from_numpy(_fit_scale(x, refn)), ref)
+                rows.append({**base, "method": f"bart pics -t {label}", "peer": True,
+                             "setting": (f"lambda={v[0]:g}, {'step' if 'step' in label else 'tv'}={v[1]:g}"
+                                         if two else f"lambda={v:g}"),
+                             "value": v[0] if two else v, **({"value2": v[1]} if two else {}),
+                             "iterations": NC_ITERS, "time_s": round(dt, 2),
+                             "psnr": round(sc["psnr"], 2), "ssim": round(sc["ssim"], 4)})
+                print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
@@ -531,9 +571,10 @@ def run_noncart(quick: bool = False) -> dict:
     """The radial benchmark: sensekit zero-filled (gridding) / cg-sense / tv / llr against SigPy and BART ``-t``."""
     import torch
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    grids = [("zero-filled", "", (0.0,)), ("cg-sense", "lam", (0.0, 0.01)),
+    grids = [("zero-filled", "", (0.0,)), ("cg-sense", "lam", (0.0, 0.01, 0.03, 0.1)),
              ("tv", "lam_tv", (0.0015, 0.003, 0.006) if not quick else (0.003,)),
-             ("llr", "lam_llr", (0.0005, 0.001, 0.002, 0.004) if not quick else (0.001,))]
+             ("llr", "lam_llr", (0.0005, 0.001, 0.002, 0.004) if not quick else (0.001,)),
+             ("llr-tv", "scale", (0.25, 0.5, 1.0, 2.0, 4.0) if not quick else (1.0,))]
     decade = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1) if not quick else (0.003,)
     inp = noncart_case()
     case = f"rat radial {NC_SPOKES} spokes"
@@ -554,8 +595,9 @@ def write_noncart_results(res, folder=ROOT / "benchmarks" / "mri"):
              f"{NC_CROP}x{NC_CROP}, {NC_COILS} known loop-coil maps, {NC_SPOKES} golden-angle spokes of {NC_CROP} "
              f"samples per frame, 1 % noise, {NC_ITERS} iterations for every iterative method. SigPy: "
              "TotalVariationRecon frame by frame with its NUFFT and sensekit's density weights; BART: pics -t "
-             "with spatial + temporal TV (same weight), its own scaling (-S). Peers' images least-squares scaled "
-             "to the reference.", "",
+             "with spatial + temporal TV (same weight), with LLR (8 x 8 blocks, random shifts) and with both "
+             "(a 2-D weight grid), its own scaling (-S). sensekit llr-tv: one joint scale of its default weights. "
+             "Peers' images least-squares scaled to the reference.", "",
              "| method | best setting | grid | best on edge | psnr | ssim | time (s) |",
              "|---|---|---|---|---|---|---|"]
     for b in res["best"]:
