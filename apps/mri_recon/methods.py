@@ -246,7 +246,9 @@ def llr_tv(E, y, cfg, *, callbacks=()):
     reproducible.  Weights: ``λ_L = lam_llr`` × the largest singular value
     over the zero-filled series' block Casorati matrices (offset 0), ``λ_s =
     lam_tv`` and ``λ_t = lam_tt`` fractions of the zero-filled peak (see
-    :mod:`.params`).  For a single frame use ``tv``.
+    :mod:`.params`).  Block side ``B = block``; unset, 8 for a series of up
+    to 32 frames and 16 for a longer one (:func:`.params.llr_tv_block`).
+    For a single frame use ``tv``.
 
     References
     ----------
@@ -256,7 +258,7 @@ def llr_tv(E, y, cfg, *, callbacks=()):
     _need_frames(E, "llr-tv", "tv")
     o = OPTIONS.of(cfg, "llr-tv")
     x0 = E.H(y)
-    B = min(o.block, E.in_shape[-2], E.in_shape[-1])
+    B = min(o.block or params.llr_tv_block(E.in_shape[0]), E.in_shape[-2], E.in_shape[-1])
     lam = o.lam_llr * LocallyLowRank(1.0, block=B, shift=(0, 0)).block_smax(x0)
     terms = [(SquaredL2(1.0, y), E)] + _tv_pair(E.in_shape, o)
     if lam > 0:

@@ -19,6 +19,7 @@ the flat Config, ``--set``, ``info`` and the provenance follow.
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 from sensekit.app.options import MethodOptions, option
 
@@ -116,8 +117,9 @@ class LLRTV:
     check_every: int = option(5, _CHECK, min=1)
     lam_llr: float = option(0.0005, "weight of the block Casorati nuclear norms, a fraction of the largest singular "
                                     "value over the zero-filled series' blocks", min=0.0)
-    block: int = option(8, "side B of the B x B spatial blocks (tiles larger than the image are clipped to it)",
-                        min=1)
+    block: typing.Optional[int] = option(
+        None, "side B of the B x B spatial blocks (tiles larger than the image are clipped to it); unset: 8 for "
+              "a series of up to 32 frames, 16 for a longer one (params.llr_tv_block)", min=1)
     lam_tv: float = option(0.0015, _LAM_TV, min=0.0)
     lam_tt: float = option(0.00125, _LAM_TT, min=0.0)
 

@@ -292,13 +292,15 @@ def test_mri_recon_options_of_every_method_keep_todays_defaults():
     assert OPTIONS.of(cfg, "ls").__dict__ == dict(max_iter=100, tol=1e-4, check_every=5, lam_l=0.03, lam_s=0.003,
                                                   momentum=False)
     assert OPTIONS.of(cfg, "auto") == OPTIONS.of(cfg, "llr-tv")      # the dynamic default (issue 10)
-    assert OPTIONS.of(cfg, "llr-tv").__dict__ == dict(max_iter=100, tol=1e-4, check_every=5, lam_llr=0.0005, block=8,
+    # block None: chosen by the number of frames (params.llr_tv_block: 8 up to 32 frames, then 16)
+    assert OPTIONS.of(cfg, "llr-tv").__dict__ == dict(max_iter=100, tol=1e-4, check_every=5, lam_llr=0.0005, block=None,
                                                       lam_tv=0.0015, lam_tt=0.00125)
     # the flat Config keeps the defaults it had before the split (what the provenance's options JSON records)
     assert config_dict(cfg) == dict(
         method="auto", coil_method="espirit", calib=24, espirit_kernel=6, espirit_thresh=0.02, espirit_crop=0.9,
         nufft_width=6, nufft_oversamp=2.0, dcf_iter=10,          # added with non-Cartesian input (extensions)
         max_iter=None, tol=1e-4, check_every=5, lam_tv=None, lam_tt=None, lam_nuc=None, lam_nuc2=None, beta=None,
-        lam_l=0.03, lam_s=0.003, momentum=False, p=1.0, lam_llr=None, block=8, lam_w=None, wavelet="db4", spin=2,
+        # block None: the methods differ (llr 8; llr-tv by the number of frames)
+        lam_l=0.03, lam_s=0.003, momentum=False, p=1.0, lam_llr=None, block=None, lam_w=None, wavelet="db4", spin=2,
         lam=0.01, rim_model="")
     assert json.loads(json.dumps(config_dict(cfg), default=str))["method"] == "auto"

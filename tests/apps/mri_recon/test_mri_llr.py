@@ -161,3 +161,21 @@ def test_mri_llr_tv_needs_a_series(tmp_path):
                                   "--method", "llr-tv"])
     assert r.exit_code == 3 and "needs a dynamic series" in r.output and "use --method tv" in r.output
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("frames, block, expect", [(8, None, 8), (32, None, 8), (33, None, 16), (33, 4, 4)])
+def test_mri_llr_tv_block_follows_the_number_of_frames(tmp_path, frames, block, expect):
+    """Unset, llr-tv's block side is 8 up to 32 frames and 16 beyond (params.llr_tv_block); a set block wins."""
+    from helpers import outside_mri_file
+    from sensekit.apps.mri_recon.model import forward_model
+    src = tmp_path / "in.h5"
+    outside_mri_file(src, T=frames, C=2, Y=32, X=32, accel=2, with_maps=True)
+    import h5py
+    with h5py.File(src) as f:
+        arrays = {k: f[k][()] for k in f}
+        layouts = {k: list(f[k].attrs.get("axes", "").split(",")) for k in f}
+    inp = MRIRecon().prepare(arrays, {}, layouts)
+    k = inp["kspace"].to(torch.complex64)
+    E = forward_model(inp["sens_maps"].to(torch.complex64), inp["mask"], k.shape[0])
+    _, _, info = methods.llr_tv(E, k / float(E.H(k).abs().max()), Config(method="llr-tv", block=block, max_iter=2))
+    assert info["block"] == expect
