@@ -7,7 +7,11 @@ known (the true maps), except the ``espirit`` cases, where sensekit runs on its 
 on ``bart ecalib -m1 -c 0`` maps from the time-averaged k-space; and the real 16-coil brain (static, T = 1, R 4,
 retrospectively undersampled, maps estimated by sensekit and given to both).
 
-Every method runs LLR_ITERS iterations (tol 0).  sensekit methods are scored as they are; BART images are
+Every grid point runs ITERS (50) iterations (tol 0).  "sensekit default (auto)" is ``sensekit run`` as shipped:
+method auto with its own iteration budget and tolerance (llr-tv: up to 100 iterations, tol 1e-4; block 8, or 16
+for more than 32 frames).  Each BART family's best setting was rerun with 100 iterations ("(100 it.)"), and on
+the cases where that run has neighbours in the table, its grid neighbours too (does the best weight move with
+more iterations?).  sensekit methods are scored as they are; BART images are
 least-squares scaled to the reference magnitude first (its scaling convention differs).  Per sensekit run, the
 PSNR is recorded every 5 iterations through the solver callbacks (the scoring time is excluded from the run
 time); "time to 99 %" is the first time the PSNR reaches final − 1 % of final.  The per-iteration floor is
@@ -19,7 +23,8 @@ user + system time), because the 2 cores are shared with other jobs and wall tim
 
 Run:  ``python benchmarks/mri_recon_v2.py [CASE ...]`` (appends to benchmarks/mri/results_v2.json, one case at
 a time, so that a partial run keeps what it did); ``--families=llr-tv,tv`` reruns only those sensekit methods
-of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid), and with ``--missing`` only the
+of the stored cases (other rows kept; ``bart:LABEL`` names one BART grid; ``bart-long`` reruns each BART
+family's best setting with LONG_ITERS iterations; ``default`` is the as-shipped run), and with ``--missing`` only the
 grid points of those families not stored yet (after a grid was extended); ``--write`` rewrites the
 results_v2.md tables from the JSON.
 """
@@ -43,6 +48,9 @@ from benchmarks.mri_recon import _bart_version, _best, _fit_scale, bart_pics  # 
 
 OUT = ROOT / "benchmarks" / "mri"
 CROP, COILS, FRAMES, ITERS = 96, 4, 8, 50
+#: BART's best settings are run again with this many iterations (``--families=bart-long``): sensekit's shipped
+#: default runs up to 100
+LONG_ITERS = 100
 DECADE = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 #: name -> (dataset, pattern, accel, maps)
 CASES = {
@@ -74,6 +82,8 @@ COMBO_TV = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 #: the shorter BART grid of the 40-frame cases (6 values, 2.5 decades; each BART run costs ~15 s there)
 DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
+#: the "option" of the default's one-point grid
+DEFAULT_KEY = "as shipped"
 #: the weights a "scale" grid multiplies
 SCALED = {"llr-tv": ("lam_llr", "lam_tv", "lam_tt")}
 SENSEKIT_GRIDS = {  # family -> (option, values, fixed options)
@@ -82,11 +92,14 @@ SENSEKIT_GRIDS = {  # family -> (option, values, fixed options)
     "ls": ("lam_l", (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3), {}),
     # one joint scale of the default weights (lam_llr, lam_tv, lam_tt): does the default's rule generalise?
     "llr-tv": ("scale", (0.25, 0.5, 1.0, 2.0, 4.0), {}),
+    # `sensekit run` as shipped: method auto, its own max_iter and tol (the other rows run ITERS, tol 0)
+    "default": (DEFAULT_KEY, (1.0,), {}),
 }
 STATIC_GRIDS = {
     "tv": ("lam_tv", (0.0005, 0.0015, 0.003, 0.006), {}),
     "wavelet": ("lam_w", (0.0003, 0.001, 0.003, 0.01), {}),
     "cg-sense": ("max_iter", (ITERS,), {}),
+    "default": (DEFAULT_KEY, (1.0,), {}),
 }
 
 
@@ -202,7 +215,8 @@ def sensekit_runs(case, inp, maps, grids, base, have=frozenset()):
     y = k / scale
     rows, images = [], {}
     for family, (key, values, fixed) in grids.items():
-        label = f"sensekit {family}" + (f" B={fixed['block']}" if "block" in fixed else "")
+        label = f"sensekit {family}" + (f" B={fixed['block']}" if "block" in fixed else "") + \
+            (" (auto)" if family == "default" else "")
         for v in values:
             if (label, v, None) in have:
                 continue
@@ -218,17 +232,25 @@ def sensekit_runs(case, inp, maps, grids, base, have=frozenset()):
                 d = OPTIONS.of(Config(method=family), family)
                 opts = {k_: v * getattr(d, k_) for k_ in SCALED[family]}
             else:
-                opts = {key: v} if key != "max_iter" else {}
-            cfg = Config(method=family, tol=0, max_iter=ITERS, check_every=5, **opts, **fixed)
+                opts = {key: v} if key not in ("max_iter", DEFAULT_KEY) else {}
+            if family == "default":
+                cfg, fn = Config(check_every=5), methods.auto
+            else:
+                cfg = Config(method=family, tol=0, max_iter=ITERS, check_every=5, **opts, **fixed)
+                fn = methods.METHODS[family][0]
             t0 = time.perf_counter()
             c_start[0] = time.process_time()
-            x, iters, _ = methods.METHODS[family][0](E, y, cfg, callbacks=[cb])
+            x, iters, info = fn(E, y, cfg, callbacks=[cb])
             dt = time.perf_counter() - t0 - spent[0]
             cpu = time.process_time() - c_start[0] - spent[1]
             s = _score(x * scale, inp, maps)
             t99 = next((t for t, p in trace if p >= s["psnr"] - abs(s["psnr"]) * 0.01), cpu) if trace else cpu
             setting = f"{key}={v:g}" + (" (" + ", ".join(f"{k_}={x_:g}" for k_, x_ in opts.items()) + ")"
                                          if key == "scale" else "")
+            if family == "default":
+                o = OPTIONS.of(Config(method=info["method"]), info["method"])
+                setting = (f"{info['method']}, its defaults (max_iter {o.max_iter}, tol {o.tol:g}"
+                           + (f", block {info['block']}" if "block" in info else "") + ")")
             rows.append({**base, "method": label, "peer": False, "setting": setting, "value": v,
                          "iterations": iters, "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
                          "time_to_99_s": round(t99, 2), "time_per_iter_s": round(cpu / max(iters, 1), 4),
@@ -260,7 +282,7 @@ def bart_ecalib(inp):
     return np.transpose(s[:, :, 0, :], (2, 0, 1)), dt
 
 
-def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None, have=frozenset()):
+def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=None, have=frozenset(), iters=ITERS):
     import torch
     ref = inp["image_ref"].numpy()
     rows, images = [], {}
@@ -273,20 +295,73 @@ def bart_runs(case, inp, maps_np, static, base, suffix="", decade=DECADE, only=N
             if (f"bart pics {label}{suffix}", v[0] if two else v, v[1] if two else None) in have:
                 continue
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            x, dt = bart_pics(binp, make(v), iters=ITERS)
+            x, dt = bart_pics(binp, make(v), iters=iters)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             x = _fit_scale(x, ref)
             s = _score(x, inp, torch.from_numpy(maps_np))
             setting = f"lambda={v[0]:g}, tv={v[1]:g}" if two else f"lambda={v:g}"
             rows.append({**base, "method": f"bart pics {label}{suffix}", "peer": True, "setting": setting,
-                         "value": v[0] if two else v, **({"value2": v[1]} if two else {}), "iterations": ITERS,
+                         "value": v[0] if two else v, **({"value2": v[1]} if two else {}), "iterations": iters,
                          "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
-                         "time_per_iter_s": round(cpu / ITERS, 4), "psnr": round(s["psnr"], 2),
+                         "time_per_iter_s": round(cpu / iters, 4), "psnr": round(s["psnr"], 2),
                          "ssim": round(s["ssim"], 4)})
             images[(f"bart pics {label}{suffix}", v[0] if two else v)] = x
             print(rows[-1], file=sys.stderr, flush=True)
     return rows, images
+
+
+def _neighbours(b, g):
+    """The grid points of ``g`` next to ``b`` along each axis (``value``; ``value2`` on a 2-D grid)."""
+    out = []
+    for ax, other in (("value", "value2"), ("value2", "value")):
+        if ax not in b:
+            continue
+        line = sorted({r[ax] for r in g if r.get(other) == b.get(other)})
+        i = line.index(b[ax])
+        out += [next(r for r in g if r[ax] == line[j] and r.get(other) == b.get(other))
+                for j in (i - 1, i + 1) if 0 <= j < len(line)]
+    return out
+
+
+def bart_long_runs(inp, maps_np, static, base, stored, decade, suffix="", iters=LONG_ITERS, neighbours=False,
+                   have=frozenset()):
+    """Each BART family's best stored grid point run again with ``iters`` iterations (as many as sensekit's
+    shipped default runs), so that the default is not compared with a peer stopped early; ``neighbours``: its
+    grid neighbours too (does the best weight move with more iterations?)."""
+    import torch
+    makes = {label: make for label, make, _ in _bart_grids(static, decade)}
+    binp = dict(inp, sens_maps=torch.from_numpy(maps_np))
+    rows = []
+    for label, make in makes.items():
+        g = [r for r in stored if r["method"] == f"bart pics {label}{suffix}" and "psnr" in r]
+        if not g:
+            continue
+        best = max(g, key=lambda r: r["psnr"])
+        for b in [best] + (_neighbours(best, g) if neighbours else []):
+            long_label = f"bart pics {label}{suffix} ({iters} it.)"
+            if (long_label, b["value"], b.get("value2")) in have:
+                continue
+            rows += [_bart_long_row(binp, make, b, long_label, iters, inp, maps_np, base)]
+    return rows
+
+
+def _bart_long_row(binp, make, b, label, iters, inp, maps_np, base):
+    """One BART run of the stored grid point ``b`` with ``iters`` iterations, as a row labelled ``label``."""
+    import torch
+    v = (b["value"], b["value2"]) if "value2" in b else b["value"]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    x, dt = bart_pics(binp, make(v), iters=iters)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    sc = _score(_fit_scale(x, inp["image_ref"].numpy()), inp, torch.from_numpy(maps_np))
+    row = {**base, "method": label, "peer": True,
+           "setting": b["setting"], "value": b["value"], **({"value2": b["value2"]} if "value2" in b else {}),
+           "iterations": iters, "time_s": round(dt, 2), "cpu_s": round(cpu, 2),
+           "time_per_iter_s": round(cpu / iters, 4), "psnr": round(sc["psnr"], 2),
+           "ssim": round(sc["ssim"], 4)}
+    print(row, file=sys.stderr, flush=True)
+    return row
 
 
 def run_case(name, families=None, have=frozenset()):
@@ -332,13 +407,32 @@ def run_case(name, families=None, have=frozenset()):
             images.update(i2)
     elif families is None:
         rows.append({**base, "method": "bart pics", "peer": True, "skipped": "bart not on PATH"})
+    grid_long = [f.removeprefix("bart-long-grid:") for f in (families or ()) if f.startswith("bart-long-grid:")]
+    if grid_long and shutil.which("bart"):   # whole grids of these BART families with LONG_ITERS iterations
+        tag = f" ({LONG_ITERS} it.)"
+        r2, _ = bart_runs(name, inp, bart_maps, static, base, suffix=tag, decade=decade, only=grid_long, have=have,
+                          iters=LONG_ITERS)
+        rows += r2
+        if maps_kind == "espirit":
+            r2, _ = bart_runs(name, inp, sk_maps.numpy(), static, base, suffix=" (sensekit ESPIRiT maps)" + tag,
+                              decade=decade, only=grid_long, have=have, iters=LONG_ITERS)
+            rows += r2
+    long = [f for f in (families or ()) if f.startswith("bart-long") and not f.startswith("bart-long-grid:")]
+    if long and shutil.which("bart"):   # "bart-long+": with the best's grid neighbours
+        stored = next((c for c in _load()["cases"] if c["case"] == name), {"rows": []})["rows"]
+        kw = dict(neighbours=long[0] == "bart-long+", have=have)
+        rows += bart_long_runs(inp, bart_maps, static, base, stored, decade, **kw)
+        if maps_kind == "espirit":
+            rows += bart_long_runs(inp, sk_maps.numpy(), static, base, stored, decade,
+                                   suffix=" (sensekit ESPIRiT maps)", **kw)
     fft, svd8 = iteration_floor((T, C, Y, X), block=None if static else 8)
     _, svd16 = iteration_floor((T, C, Y, X), block=16) if not static else (0, 0)
     floor = {"fft2x_s": round(fft, 5), "svd_b8_s": round(svd8, 5), "svd_b16_s": round(svd16, 5)}
     for r in rows:
         if "time_per_iter_s" in r:
-            llr_like = "LLR" in r["method"] or "llr" in r["method"]
-            f = fft + (svd16 if "B=16" in r["method"] else svd8 if llr_like else 0)
+            llr_like = "LLR" in r["method"] or "llr" in r["method"] or "llr" in r.get("setting", "")[:6]
+            b16 = "B=16" in r["method"] or "block 16" in r.get("setting", "")
+            f = fft + (svd16 if b16 else svd8 if llr_like else 0)
             r["floor_s"] = round(f, 5)
             r["iter_over_floor"] = round(r["time_per_iter_s"] / f, 1)
     return {"case": name, "accel": round(R, 2), "maps": maps_kind, "floor": floor, **extra, "rows": rows}, \
@@ -357,10 +451,14 @@ def _time_to(row, psnr):
 
 
 def default_row(rows, frames):
-    """The row of sensekit's default (``auto``: its method for ``frames``, at that method's default weights)."""
+    """The row of sensekit's default: the as-shipped run (``sensekit default (auto)``) when the case has one,
+    else the grid point of ``auto``'s method for ``frames`` at that method's default weights."""
     from sensekit.apps.mri_recon.app import Config
     from sensekit.apps.mri_recon.methods import resolve
     from sensekit.apps.mri_recon.options import OPTIONS
+    shipped = next((r for r in rows if r["method"] == "sensekit default (auto)"), None)
+    if shipped is not None:
+        return shipped
     m = resolve("auto", frames)
     grids = STATIC_GRIDS if frames == 1 else SENSEKIT_GRIDS
     if m not in grids:
@@ -372,6 +470,7 @@ def default_row(rows, frames):
 
 def write_md(res):
     import platform
+    from sensekit.apps.mri_recon.methods import resolve
     env = res.get("env", {})
     lines = ["# mri-recon v2 benchmark, extended (issue 10)", "",
              f"Generated by `python benchmarks/mri_recon_v2.py` (one case at a time), {env.get('when', '?')}, "
@@ -398,15 +497,17 @@ def write_md(res):
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
         rows = [r for r in c["rows"] if "psnr" in r]
-        d = default_row(rows, c["rows"][0]["shape_tcyx"][0])
-        own = max((r for r in rows if d and r["method"] == d["method"]), key=lambda r: r["psnr"], default=None)
+        frames = c["rows"][0]["shape_tcyx"][0]
+        d = default_row(rows, frames)
+        own_m = f"sensekit {resolve('auto', frames)}"
+        own = max((r for r in rows if r["method"] == own_m), key=lambda r: r["psnr"], default=None)
         sk = max((r for r in rows if not r["peer"]), key=lambda r: r["psnr"], default=None)
         bt = max((r for r in rows if r["peer"]), key=lambda r: r["psnr"], default=None)
         sl = max((r for r in rows if r["method"].startswith("sensekit llr")), key=lambda r: r["psnr"], default=None)
         bl = max((r for r in rows if r["method"].startswith("bart pics LLR")), key=lambda r: r["psnr"], default=None)
         llr_gap = f"{sl['psnr'] - bl['psnr']:+.2f}" if sl and bl else "n/a (static)"
         if d and bt:
-            lines.append(f"| {c['case']} | {d['psnr']} ({d['method'].removeprefix('sensekit ')}) | "
+            lines.append(f"| {c['case']} | {d['psnr']} ({d['setting'] if 'auto' in d['method'] else own_m[9:]}) | "
                          f"{d['psnr'] - own['psnr']:+.2f} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
                          f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "
