@@ -129,20 +129,25 @@ def test_mri_llr_tv_beats_tv_and_llr_on_radial_r8(radial8):
     assert p["llr-tv"] >= p["tv"] + 0.3 and p["llr-tv"] >= p["llr"] + 1.5, p
 
 
-def test_mri_llr_tv_without_the_llr_term_is_tv(tmp_path):
-    """lam_llr = 0 leaves exactly the tv problem, solved by the same PDHG (same iterates)."""
+def _outside_model(tmp_path, **kw):
+    """(E, normalised k-space) of a small outside mri-recon file with coil maps (``outside_mri_file`` kw)."""
+    import h5py
     from helpers import outside_mri_file
     from sensekit.apps.mri_recon.model import forward_model
     src = tmp_path / "in.h5"
-    outside_mri_file(src, T=4, C=3, Y=24, X=20, accel=2, with_maps=True)
-    import h5py
+    outside_mri_file(src, with_maps=True, **kw)
     with h5py.File(src) as f:
         arrays = {k: f[k][()] for k in f}
         layouts = {k: list(f[k].attrs.get("axes", "").split(",")) for k in f}
     inp = MRIRecon().prepare(arrays, {}, layouts)
     k = inp["kspace"].to(torch.complex64)
     E = forward_model(inp["sens_maps"].to(torch.complex64), inp["mask"], k.shape[0])
-    y = k / float(E.H(k).abs().max())
+    return E, k / float(E.H(k).abs().max())
+
+
+def test_mri_llr_tv_without_the_llr_term_is_tv(tmp_path):
+    """lam_llr = 0 leaves exactly the tv problem, solved by the same PDHG (same iterates)."""
+    E, y = _outside_model(tmp_path, T=4, C=3, Y=24, X=20, accel=2)
     kw = dict(lam_tv=0.002, lam_tt=0.001, max_iter=15, tol=0)
     x_lt, _, info = methods.llr_tv(E, y, Config(method="llr-tv", lam_llr=0.0, **kw))
     x_tv, _, _ = methods.tv(E, y, Config(method="tv", **kw))
@@ -166,16 +171,6 @@ def test_mri_llr_tv_needs_a_series(tmp_path):
 @pytest.mark.parametrize("frames, block, expect", [(8, None, 8), (32, None, 8), (33, None, 16), (33, 4, 4)])
 def test_mri_llr_tv_block_follows_the_number_of_frames(tmp_path, frames, block, expect):
     """Unset, llr-tv's block side is 8 up to 32 frames and 16 beyond (params.llr_tv_block); a set block wins."""
-    from helpers import outside_mri_file
-    from sensekit.apps.mri_recon.model import forward_model
-    src = tmp_path / "in.h5"
-    outside_mri_file(src, T=frames, C=2, Y=32, X=32, accel=2, with_maps=True)
-    import h5py
-    with h5py.File(src) as f:
-        arrays = {k: f[k][()] for k in f}
-        layouts = {k: list(f[k].attrs.get("axes", "").split(",")) for k in f}
-    inp = MRIRecon().prepare(arrays, {}, layouts)
-    k = inp["kspace"].to(torch.complex64)
-    E = forward_model(inp["sens_maps"].to(torch.complex64), inp["mask"], k.shape[0])
-    _, _, info = methods.llr_tv(E, k / float(E.H(k).abs().max()), Config(method="llr-tv", block=block, max_iter=2))
+    E, y = _outside_model(tmp_path, T=frames, C=2, Y=32, X=32, accel=2)
+    _, _, info = methods.llr_tv(E, y, Config(method="llr-tv", block=block, max_iter=2))
     assert info["block"] == expect
