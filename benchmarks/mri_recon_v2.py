@@ -9,9 +9,11 @@ retrospectively undersampled, maps estimated by sensekit and given to both).
 
 Every grid point runs ITERS (50) iterations (tol 0).  "sensekit default (auto)" is ``sensekit run`` as shipped:
 method auto with its own iteration budget and tolerance (llr-tv: up to 100 iterations, tol 1e-4; block 8, or 16
-for more than 32 frames).  Each BART family's best setting was rerun with 100 iterations ("(100 it.)"), and on
-the cases where that run has neighbours in the table, its grid neighbours too (does the best weight move with
-more iterations?).  sensekit methods are scored as they are; BART images are
+for more than 32 frames).  BART with 100 iterations ("(100 it.)"): on the twelve 8-frame cases (known and
+ESPIRiT maps) the whole TV xyt, LLR B=8 and LLR B=8 + TV xyt grids, and for every family its 50-iteration best
+setting and that setting's grid neighbours (on the phantom and the static brain the best setting only; each
+phantom or 40-frame run costs 10-40 s).  sensekit methods are scored as they
+are; BART images are
 least-squares scaled to the reference magnitude first (its scaling convention differs).  Per sensekit run, the
 PSNR is recorded every 5 iterations through the solver callbacks (the scoring time is excluded from the run
 time); "time to 99 %" is the first time the PSNR reaches final − 1 % of final.  The per-iteration floor is
