@@ -56,9 +56,9 @@ PDHG_RATIO = 10.0
 #: llr-tv's block side when ``block`` is unset: the smaller of ``LLR_TV_BLOCKS`` for a series of at most
 #: ``LLR_TV_LONG`` frames, the larger beyond, i.e. the smallest B of the two with B² ≥ 2T.  A block's Casorati
 #: matrix is B² × T: once T nears B² its rank bound says little.  Measured with the shipped defaults (100
-#: iterations, tol 1e-4; cases of benchmarks/mri_recon_v2.py; PSNR dB, B = 16 − B = 8): 40 frames (PINCAT
-#: radial R 8, vd-lines R 6) +0.29, +0.24; 20 frames (the built-in phantom) −0.11; and at 50 iterations on
-#: 8 frames (rat cine / PINCAT, six cases) −0.31…+0.03.
+#: iterations, tol 1e-4; benchmarks/mri_llr_tv_block.py → benchmarks/mri/llr_tv_block.md; PSNR dB,
+#: B = 16 − B = 8): 40 frames (PINCAT radial R 8, vd-lines R 6) +0.29, +0.24; 20 frames (the built-in
+#: phantom) −0.11; 8 frames (rat cine / PINCAT, six cases) −0.29…−0.07.
 LLR_TV_BLOCKS, LLR_TV_LONG = (8, 16), 32
 
 

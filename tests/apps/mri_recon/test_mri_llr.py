@@ -174,3 +174,17 @@ def test_mri_llr_tv_block_follows_the_number_of_frames(tmp_path, frames, block, 
     E, y = _outside_model(tmp_path, T=frames, C=2, Y=32, X=32, accel=2)
     _, _, info = methods.llr_tv(E, y, Config(method="llr-tv", block=block, max_iter=2))
     assert info["block"] == expect
+
+
+@pytest.mark.parametrize("value, message", [("0", "below the minimum 1"), ("abc", "cannot read 'abc' as int")])
+def test_mri_llr_tv_bad_block_is_exit_3(tmp_path, value, message):
+    """A block side below 1 or not an integer: one line naming the option, exit 3, no output file."""
+    from click.testing import CliRunner
+    from helpers import outside_mri_file
+    from sensekit.cli import main
+    src = tmp_path / "in.h5"
+    outside_mri_file(src, T=4, C=2, Y=16, X=16, accel=2, with_maps=True)
+    r = CliRunner().invoke(main, ["run", "mri-recon", "--input", str(src), "-o", str(tmp_path / "x.h5"),
+                                  "--method", "llr-tv", "--set", f"block={value}"])
+    assert r.exit_code == 3 and "option 'block'" in r.output and message in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "x.h5").exists()
