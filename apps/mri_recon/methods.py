@@ -394,9 +394,9 @@ METHODS = {
 #: R 4 and 8, 50 iterations), e.g. rat radial R 8: llr-tv 38.83 dB, tv 38.25, llr 36.96 (each tuned), best BART
 #: 36.60; PINCAT radial R 8: llr-tv 35.71, tv 34.11, BART 32.93.  tv is ahead on PINCAT vd-lines R 8 (27.92 vs
 #: 27.62) and rat vd-points R 4 (41.47 vs 41.36), and with ESPIRiT maps (rat vd-lines R 8: 33.03 vs 32.13, where
-#: llr-tv at twice its default weights reaches 33.39).  On 40 frames (PINCAT radial R 8; block 8) llr-tv 41.78, llr 40.99,
-#: tv 39.08, best BART 40.99.  The built-in default simulation (piecewise-constant phantom) favours tv: 44.90 vs
-#: llr-tv 44.43 dB (both as shipped, 100 iterations).  As shipped (up to 100 iterations, tol 1e-4) against
+#: llr-tv at twice its default weights reaches 33.39).  On 40 frames (PINCAT radial R 8; block 8) llr-tv 41.78,
+#: llr 40.99, tv 39.08, best BART 40.99.  The built-in default simulation (piecewise-constant phantom) favours
+#: tv: 44.90 vs llr-tv 44.43 dB (both as shipped, 100 iterations).  As shipped (up to 100 iterations, tol 1e-4) against
 #: BART tuned at 50 and 100 iterations, llr-tv leads by >= 1 dB on 8 of the 15 dynamic cases and trails by
 #: at most 0.16 dB on 3 (rat / PINCAT at R 4, BART's LLR + TV by ADMM at 100 iterations).
 #: (AUTO itself is declared in options.py, with the option that selects it.)
