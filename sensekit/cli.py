@@ -118,6 +118,13 @@ def main():
     sensekit export OUT.h5 -o FILE    a result as .mat, .cfl (BART), .npy, .png or .gif
     sensekit train APP -o MODEL_DIR   train an app's learned method
     """
+    with _guard():
+        from .core.host import keep_freed_memory
+        from .io.errors import ConfigError
+        try:    # a compute process: freed arrays stay in the heap for the next iteration (sensekit.core.host)
+            keep_freed_memory()
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 @main.command("apps")
