@@ -33,7 +33,8 @@ API_PACKAGES = {
     "sensekit.linop": "Linear operators", "sensekit.prox": "Proximal maps", "sensekit.solvers": "Solvers",
     "sensekit.sim": "Simulators", "sensekit.metrics": "Metrics", "sensekit.io": "Input and output",
     "sensekit.app": "Apps: base class, options, registry, runner", "sensekit.learned": "Learned models",
-    "sensekit.core": "Device, dtype and random helpers", "sensekit.plot": "Plot helpers",
+    "sensekit.core": "Device, dtype and random helpers", "sensekit.host": "The C allocator of a compute process",
+    "sensekit.plot": "Plot helpers",
     "sensekit.testing": "Contract checks for plugin authors",
 }
 

@@ -15,7 +15,7 @@ from ._version import __version__
 
 _SUBMODULES = {
     "core", "linop", "prox", "solvers", "sim", "io", "metrics", "app", "learned",
-    "plot", "testing", "apps",
+    "plot", "testing", "apps", "host",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

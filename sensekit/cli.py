@@ -119,9 +119,9 @@ def main():
     sensekit train APP -o MODEL_DIR   train an app's learned method
     """
     with _guard():
-        from .core.host import keep_freed_memory
+        from .host import keep_freed_memory
         from .io.errors import ConfigError
-        try:    # a compute process: freed arrays stay in the heap for the next iteration (sensekit.core.host)
+        try:    # a compute process: freed arrays stay in the heap for the next iteration (sensekit.host)
             keep_freed_memory()
         except ValueError as e:
             raise ConfigError(str(e)) from None

@@ -121,7 +121,7 @@ def _worker_loop(wid, tasks, events, threads, device_index):
     try:
         import torch
 
-        from ..core.host import keep_freed_memory
+        from ..host import keep_freed_memory
         keep_freed_memory()     # as the parent command did (validated there)
         if threads is not None:
             torch.set_num_threads(max(1, threads))

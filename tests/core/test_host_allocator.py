@@ -1,4 +1,4 @@
-"""sensekit.core.host: the compute process keeps freed memory in the C heap (glibc), and only when asked to."""
+"""sensekit.host: the compute process keeps freed memory in the C heap (glibc), and only when asked to."""
 import ctypes
 import os
 import platform
@@ -22,7 +22,7 @@ def _child(code, **env):
 # mallinfo2 (glibc ≥ 2.33): with the setting the array comes from the heap, and once freed, stays there
 PROBE = """
 import ctypes, torch
-from sensekit.core.host import keep_freed_memory
+from sensekit.host import keep_freed_memory
 class MI(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                 "fsmblks", "uordblks", "fordblks", "keepcost")]
@@ -55,18 +55,18 @@ def test_freed_arrays_are_reused_from_the_heap():
                                  {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"},
                                  {"LD_PRELOAD": "libjemalloc.so.2-not-here"}])
 def test_left_alone_when_switched_off_or_tuned_by_the_user(env):
-    code = "from sensekit.core.host import keep_freed_memory as k; print(k(), k())"
+    code = "from sensekit.host import keep_freed_memory as k; print(k(), k())"
     assert _child(code, **env) == "False False"
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc only")
 def test_applied_once_and_idempotent():
-    code = "from sensekit.core.host import keep_freed_memory as k; print(k(), k())"
+    code = "from sensekit.host import keep_freed_memory as k; print(k(), k())"
     assert _child(code) == "True True"
 
 
 def test_bad_setting_is_refused(monkeypatch):
-    from sensekit.core import host
+    from sensekit import host
     monkeypatch.setenv(host.ENV, "yes")
     with pytest.raises(ValueError, match="SENSEKIT_KEEP_FREED_MEMORY='yes': expected 0"):
         host.keep_freed_memory()
