@@ -19,7 +19,7 @@ Casorati matrix (``torch.linalg.svd`` of (n_blocks, 64, T) complex64), timed alo
 same process, before and after the iterations (the lower FFT timing counts).  The two revisions run in
 alternating child processes (``--rounds``), one thread each; the final images of each method are compared
 (``allclose`` rtol 1e-5 against the reference revision).  ``--allocator cli`` (the default) sets the C
-allocator in each child as the ``sensekit`` command does (:func:`sensekit.core.host.keep_freed_memory`,
+allocator in each child as the ``sensekit`` command does (:func:`sensekit.host.keep_freed_memory`,
 where the revision has it), ``--allocator system`` leaves glibc's default.
 
 Run::
@@ -98,14 +98,14 @@ def floor(torch, reps=20):
 def child(iters, repeats, save, profile=None, allocator="cli"):
     """Time the methods in this process (whichever ``sensekit`` it imports); print one JSON line.
 
-    ``allocator="cli"``: set the C allocator as the ``sensekit`` command does (``sensekit.core.host``), where
+    ``allocator="cli"``: set the C allocator as the ``sensekit`` command does (``sensekit.host``), where
     the revision has that; ``"system"``: leave glibc's default."""
     import torch
     torch.set_num_threads(1)
     kept = False
     if allocator == "cli":
         try:
-            from sensekit.core.host import keep_freed_memory
+            from sensekit.host import keep_freed_memory
         except ImportError:
             keep_freed_memory = None
         kept = bool(keep_freed_memory and keep_freed_memory())
@@ -116,7 +116,7 @@ def child(iters, repeats, save, profile=None, allocator="cli"):
     fns = {"tv": methods.tv, "llr": methods.llr, "llr-tv": getattr(methods, "llr_tv", llr_tv)}
     out, images = {"floor_fft_s": None}, {}
     out["llr_tv_from"] = "methods.llr_tv" if hasattr(methods, "llr_tv") else "benchmark llr_tv"
-    out["allocator"] = "freed memory kept (sensekit.core.host)" if kept else "glibc default"
+    out["allocator"] = "freed memory kept (sensekit.host)" if kept else "glibc default"
     fft, svd = floor(torch)
     out["floor_fft_s"], out["floor_svd_s"] = fft, svd
     for name in METHOD_NAMES:

@@ -12,9 +12,11 @@ method auto with its own iteration budget and tolerance (llr-tv: up to 100 itera
 for more than 32 frames).  BART with 100 iterations ("(100 it.)"): on the twelve 8-frame cases (known and
 ESPIRiT maps) the whole TV xyt, LLR B=8 and LLR B=8 + TV xyt grids, and for every family its 50-iteration best
 setting and that setting's grid neighbours (on the phantom and the static brain the best setting only; each
-phantom or 40-frame run costs 10-40 s).  sensekit methods are scored as they
-are; BART images are
-least-squares scaled to the reference magnitude first (its scaling convention differs).  Per sensekit run, the
+phantom or 40-frame run costs 10-40 s).  "sensekit llr-tv (shipped budget)": llr-tv's joint weight-scale grid
+with the default's budget (100 iterations, tol 1e-4), the like-for-like test of its weight rule.  sensekit
+methods are scored as they are; BART images are least-squares scaled to the reference magnitude first (its
+scaling convention differs).  sensekit runs in this process with the C allocator as the ``sensekit`` command
+sets it (``sensekit.host.keep_freed_memory``: freed arrays stay in the heap).  Per sensekit run, the
 PSNR is recorded every 5 iterations through the solver callbacks (the scoring time is excluded from the run
 time); "time to 99 %" is the first time the PSNR reaches final − 1 % of final.  The per-iteration floor is
 2 FFTs of the (T, C, Y, X) complex64 k-space plus (llr) one batched SVD of every B x B block Casorati matrix,
@@ -86,6 +88,8 @@ DECADE_LONG = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 GALLERY_CASE = "pincat radial R8"
 #: the "option" of the default's one-point grid
 DEFAULT_KEY = "as shipped"
+#: ``--speed``: alternating timed runs of the default and of BART's best setting per case
+SPEED_ROUNDS = 3
 #: the family of the scale grid at the shipped iteration budget
 SHIPPED_GRID = "llr-tv@shipped"
 #: the weights a "scale" grid multiplies
@@ -145,7 +149,10 @@ def make_case(name, seed=0):
     """(prepared inputs, achieved acceleration, maps kind) of one case."""
     import torch
     sys.path.insert(0, str(ROOT / "tests"))
+    threads = torch.get_num_threads()
+    import conftest  # noqa: F401 - the helpers' data lookup; on import it sets the test suite's 2 torch threads
     from helpers import pattern_acquisition_file, pincat_images, rat_cine_images
+    torch.set_num_threads(threads)
     from sensekit.sim.masks import sampling_mask
     data, pattern, accel, maps = CASES[name]
     with tempfile.TemporaryDirectory() as d:
@@ -438,15 +445,72 @@ def run_case(name, families=None, have=frozenset()):
     fft, svd8 = iteration_floor((T, C, Y, X), block=None if static else 8)
     _, svd16 = iteration_floor((T, C, Y, X), block=16) if not static else (0, 0)
     floor = {"fft2x_s": round(fft, 5), "svd_b8_s": round(svd8, 5), "svd_b16_s": round(svd16, 5)}
+    with_floor(rows, floor)
+    return {"case": name, "accel": round(R, 2), "maps": maps_kind, "floor": floor, **extra, "rows": rows}, \
+        images, inp
+
+
+def speed_case(name, rounds=SPEED_ROUNDS):
+    """The shipped default and the case's best tuned BART setting, timed in alternation in this one run.
+
+    Each round runs ``methods.auto`` exactly as ``sensekit run`` does (no callbacks; maps as the case gives
+    them) and then BART's best stored row (its family, weights and iteration count; BART's maps, or sensekit's
+    for a "(sensekit ESPIRiT maps)" row), ``rounds`` times.  Returns the case's ``speed`` record: the CPU and
+    wall seconds of every run and their medians.  Map estimation is outside both timings (see the maps table).
+    """
+    import torch
+    from sensekit.apps.mri_recon import methods
+    from sensekit.apps.mri_recon.app import Config, MRIRecon
+    from sensekit.apps.mri_recon.model import forward_model
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    stored = next(c for c in _load()["cases"] if c["case"] == name)
+    bt = max((r for r in stored["rows"] if r["peer"] and "psnr" in r), key=lambda r: r["psnr"])
+    inp, _, maps_kind = make_case(name)
+    T = inp["kspace"].shape[0]
+    if maps_kind == "known":
+        sk_maps = inp["sens_maps"].to(torch.complex64)
+        bart_maps = sk_maps.numpy()
+    else:
+        sk_maps = MRIRecon().maps_for(inp, Config(coil_method="espirit") if maps_kind == "espirit" else Config())
+        bart_maps = sk_maps.numpy() if maps_kind != "espirit" or "sensekit ESPIRiT maps" in bt["method"] \
+            else bart_ecalib(inp)[0]
+    family = bt["method"].removeprefix("bart pics ").split(" (")[0]
+    make = {label: mk for label, mk, _ in _bart_grids(T == 1)}[family]
+    v = (bt["value"], bt["value2"]) if "value2" in bt else bt["value"]
+    binp = dict(inp, sens_maps=torch.from_numpy(bart_maps))
+    k = inp["kspace"].to(torch.complex64)
+    E = forward_model(sk_maps, inp["mask"], k.shape[0])
+    sc = float(E.H(k).abs().max())
+    runs = {"default": [], "bart": []}
+    for _ in range(rounds):
+        c0, t0 = time.process_time(), time.perf_counter()
+        x, iters, info = methods.auto(E, k / sc, Config())
+        runs["default"].append((round(time.process_time() - c0, 3), round(time.perf_counter() - t0, 3)))
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        _, dt = bart_pics(binp, make(v), iters=bt["iterations"])
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        runs["bart"].append((round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 3), round(dt, 3)))
+    psnr = _score(x * sc, inp, sk_maps)["psnr"]
+    med = {f"{who}_{kind}_s": float(np.median([r[i] for r in runs[who]]))
+           for who in runs for i, kind in enumerate(("cpu", "wall"))}
+    out = {"rounds": rounds, "default_method": info["method"], "default_iterations": iters,
+           "default_psnr": round(psnr, 2), "bart": f"{bt['method']}, {bt['setting']}", "bart_psnr": bt["psnr"],
+           "bart_iterations": bt["iterations"], "runs": runs, **med,
+           "when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())}
+    print(name, {k_: v_ for k_, v_ in out.items() if k_ != "runs"}, file=sys.stderr, flush=True)
+    return out
+
+
+def with_floor(rows, floor):
+    """Set each timed row's floor (2 FFTs, + the block SVD of its block size for LLR methods) and its ratio."""
     for r in rows:
         if "time_per_iter_s" in r:
             llr_like = "LLR" in r["method"] or "llr" in r["method"] or "llr" in r.get("setting", "")[:6]
             b16 = "B=16" in r["method"] or "block 16" in r.get("setting", "")
-            f = fft + (svd16 if b16 else svd8 if llr_like else 0)
+            f = floor["fft2x_s"] + (floor["svd_b16_s"] if b16 else floor["svd_b8_s"] if llr_like else 0)
             r["floor_s"] = round(f, 5)
             r["iter_over_floor"] = round(r["time_per_iter_s"] / f, 1)
-    return {"case": name, "accel": round(R, 2), "maps": maps_kind, "floor": floor, **extra, "rows": rows}, \
-        images, inp
+    return rows
 
 
 def _load():
@@ -482,6 +546,9 @@ def write_md(res):
     import platform
     from sensekit.apps.mri_recon.methods import resolve
     env = res.get("env", {})
+    order = list(CASES)      # the tables in CASES order, whatever order the cases were (re)run in
+    res = {**res, "cases": sorted(res["cases"], key=lambda c: order.index(c["case"]) if c["case"] in order
+                                  else len(order))}
     lines = ["# mri-recon v2 benchmark, extended (issue 10)", "",
              f"Generated by `python benchmarks/mri_recon_v2.py` (one case at a time), {env.get('when', '?')}, "
              f"{platform.platform()}, OMP_NUM_THREADS=1 (torch 1 thread), BART {_bart_version()}, on a 2-core "
@@ -527,6 +594,21 @@ def write_md(res):
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
                          f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "
                          f"{_time_to(d, bt['psnr'])} | {bt.get('cpu_s', '')} |")
+    sp = [c for c in res["cases"] if "speed" in c]
+    if sp:
+        lines += ["", "## Speed in one run: the shipped default against BART's best setting (`--speed`)", "",
+                  f"Per case, the default (``sensekit run``'s method and budget, no callbacks) and BART's best "
+                  f"tuned setting of the table above ran in alternation, {sp[0]['speed']['rounds']} times each, "
+                  "in one process on one thread; medians.  Map estimation is outside both timings.", "",
+                  "| case | default (iterations) | default psnr | default cpu s | default wall s | best BART "
+                  "(iterations) | BART psnr | BART cpu s | BART wall s | BART cpu / default cpu |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for c in sp:
+            q = c["speed"]
+            lines.append(f"| {c['case']} | {q['default_method']} ({q['default_iterations']}) | {q['default_psnr']} | "
+                         f"{q['default_cpu_s']:.2f} | {q['default_wall_s']:.2f} | {q['bart']} ({q['bart_iterations']}) "
+                         f"| {q['bart_psnr']} | {q['bart_cpu_s']:.2f} | {q['bart_wall_s']:.2f} | "
+                         f"{q['bart_cpu_s'] / max(q['default_cpu_s'], 1e-9):.2f} |")
     lines += ["", "## Per-iteration floor (2 FFTs of T·C·Y·X complex64; + batched block SVD for LLR)", "",
               "| case | T·C·Y·X | 2 FFTs (ms) | SVD B=8 (ms) | SVD B=16 (ms) | maps |", "|---|---|---|---|---|---|"]
     for c in res["cases"]:
@@ -567,9 +649,19 @@ def save_gallery_images(name, images, inp, frame=0):
 
 
 if __name__ == "__main__":
+    from sensekit.host import keep_freed_memory
+    keep_freed_memory()     # the C allocator as the `sensekit` command sets it (sensekit rows run in this process)
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if "--write" in sys.argv:
         write_md(_load())
+        sys.exit(0)
+    if "--speed" in sys.argv:   # same-run timing of the default against BART's best, stored per case
+        for name in args or list(CASES):
+            out = speed_case(name)
+            res = _load()
+            next(c for c in res["cases"] if c["case"] == name)["speed"] = out
+            (OUT / "results_v2.json").write_text(json.dumps(res, indent=1))
+            write_md(res)
         sys.exit(0)
     fam = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--families=")), None)
     missing = "--missing" in sys.argv   # with --families: run only the grid points not stored yet, keep the rest
@@ -587,7 +679,8 @@ if __name__ == "__main__":
         if fam is not None and old is not None:   # replace only these families' rows of the stored case
             labels = {r["method"] for r in out["rows"]}
             kept = [r for r in old["rows"] if r["method"] not in labels or missing]
-            out = {**old, "rows": kept + out["rows"]}
+            # the floor is timed again with each run; every stored row's ratio is taken against the newest one
+            out = {**old, "floor": out["floor"], "rows": with_floor(kept, out["floor"]) + out["rows"]}
         res["cases"] = [c for c in res["cases"] if c["case"] != name] + [out]
         res["env"] = {"when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "bart": _bart_version(),
                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
