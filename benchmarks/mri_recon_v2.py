@@ -571,8 +571,9 @@ def write_md(res):
               "default − its own best scale at the shipped budget (dB) | "
               "best sensekit (method, setting) | best BART (method, setting) | "
               "default − best BART (dB) | best sensekit llr − best BART LLR (dB) | winner among sensekit | "
-              "default cpu s (all iterations) | default cpu s to the best BART PSNR | best BART cpu s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "default cpu s (all iterations) | default cpu s to the best BART PSNR | best BART cpu s (its grid run) | "
+              "default cpu s, best BART cpu s (same run, `--speed`) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
         rows = [r for r in c["rows"] if "psnr" in r]
         frames = c["rows"][0]["shape_tcyx"][0]
@@ -586,6 +587,8 @@ def write_md(res):
         sl = max((r for r in rows if r["method"].startswith("sensekit llr")), key=lambda r: r["psnr"], default=None)
         bl = max((r for r in rows if r["method"].startswith("bart pics LLR")), key=lambda r: r["psnr"], default=None)
         llr_gap = f"{sl['psnr'] - bl['psnr']:+.2f}" if sl and bl else "n/a (static)"
+        q = c.get("speed")
+        same_run = f"{q['default_cpu_s']:.2f}, {q['bart_cpu_s']:.2f}" if q else "n/a"
         shipped_gap = f"{d['psnr'] - own_s['psnr']:+.2f} (best scale {own_s['value']:g})" if d and own_s else "n/a"
         if d and bt:
             lines.append(f"| {c['case']} | {d['psnr']} ({d['setting'] if 'auto' in d['method'] else own_m[9:]}) | "
@@ -593,7 +596,7 @@ def write_md(res):
                          f"{shipped_gap} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
                          f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "
-                         f"{_time_to(d, bt['psnr'])} | {bt.get('cpu_s', '')} |")
+                         f"{_time_to(d, bt['psnr'])} | {bt.get('cpu_s', '')} | {same_run} |")
     sp = [c for c in res["cases"] if "speed" in c]
     if sp:
         lines += ["", "## Speed in one run: the shipped default against BART's best setting (`--speed`)", "",
