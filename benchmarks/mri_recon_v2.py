@@ -587,12 +587,13 @@ def write_md(res):
         sl = max((r for r in rows if r["method"].startswith("sensekit llr")), key=lambda r: r["psnr"], default=None)
         bl = max((r for r in rows if r["method"].startswith("bart pics LLR")), key=lambda r: r["psnr"], default=None)
         llr_gap = f"{sl['psnr'] - bl['psnr']:+.2f}" if sl and bl else "n/a (static)"
+        own_gap = f"{d['psnr'] - own['psnr']:+.2f}" if d and own else "n/a"
         q = c.get("speed")
         same_run = f"{q['default_cpu_s']:.2f}, {q['bart_cpu_s']:.2f}" if q else "n/a"
         shipped_gap = f"{d['psnr'] - own_s['psnr']:+.2f} (best scale {own_s['value']:g})" if d and own_s else "n/a"
         if d and bt:
             lines.append(f"| {c['case']} | {d['psnr']} ({d['setting'] if 'auto' in d['method'] else own_m[9:]}) | "
-                         f"{d['psnr'] - own['psnr']:+.2f} | "
+                         f"{own_gap} | "
                          f"{shipped_gap} | {sk['psnr']} ({sk['method']}, {sk['setting']}) | "
                          f"{bt['psnr']} ({bt['method']}, {bt['setting']}) | {d['psnr'] - bt['psnr']:+.2f} | "
                          f"{llr_gap} | {sk['method'].removeprefix('sensekit ')} | {d.get('cpu_s', '')} | "

@@ -109,3 +109,33 @@ def test_best_grid_point_flags_edges_of_one_and_two_axis_grids():
     assert not best["c"]["best_on_edge"]
     assert best["d"]["best_on_edge"] and (best["d"]["value"], best["d"]["value2"]) == (0.3, 3.0)
     assert best["d"]["grid"] == "3 x 3 values 0.1..1 x 1..3"
+
+
+def _v2_row(method, value, psnr, peer, **kw):
+    return {"case": "c", "accel": 8.0, "maps": "known", "shape_tcyx": [8, 4, 16, 16], "method": method,
+            "peer": peer, "setting": f"v={value}", "value": value, "iterations": 100, "time_s": 1.0, "cpu_s": 1.0,
+            "time_per_iter_s": 0.01, "psnr": psnr, "ssim": 0.9, **kw}
+
+
+def test_v2_floor_ratios_and_same_run_speed_table(tmp_path, monkeypatch):
+    """Each timed row's floor is the FFT pair plus the SVD of its block size (LLR methods only), and a case's
+    ``--speed`` record becomes the same-run speed table and column."""
+    import benchmarks.mri_recon_v2 as v2
+    floor = {"fft2x_s": 0.002, "svd_b8_s": 0.003, "svd_b16_s": 0.001}
+    rows = v2.with_floor([_v2_row("sensekit tv", 1.0, 30.0, False), _v2_row("bart pics LLR B=16", 0.01, 31.0, True),
+                          _v2_row("sensekit default (auto)", 1.0, 32.0, False, setting="llr-tv, its defaults")],
+                         floor)
+    assert [r["floor_s"] for r in rows] == [0.002, 0.003, 0.005]
+    assert [r["iter_over_floor"] for r in rows] == [5.0, 3.3, 2.0]
+    speed = {"rounds": 3, "default_method": "llr-tv", "default_iterations": 100, "default_psnr": 32.0,
+             "bart": "bart pics LLR B=16, v=0.01", "bart_psnr": 31.0, "bart_iterations": 50, "runs": {},
+             "default_cpu_s": 1.25, "default_wall_s": 1.3, "bart_cpu_s": 2.5, "bart_wall_s": 2.6}
+    monkeypatch.setattr(v2, "OUT", tmp_path)
+    monkeypatch.setattr(v2, "CASES", {"c": ("rat", "radial", 8.0, "known")})
+    v2.write_md({"cases": [{"case": "c", "accel": 8.0, "maps": "known", "floor": floor, "rows": rows,
+                            "speed": speed}]})
+    md = (tmp_path / "results_v2.md").read_text()
+    assert "## Speed in one run" in md
+    assert ("| c | llr-tv (100) | 32.0 | 1.25 | 1.30 | bart pics LLR B=16, v=0.01 (50) | 31.0 | 2.50 | 2.60 | "
+            "2.00 |") in md
+    assert "| 1.25, 2.50 |" in md      # the default-vs-BART table's same-run column
